@@ -1,0 +1,312 @@
+package extract
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	json "github.com/goccy/go-json"
+	"golang.org/x/time/rate"
+)
+
+// Defaults and OnceHub's documented limits, for callers that fill Options.
+const (
+	DefaultBaseURL = "https://api.oncehub.com/v2"
+	MaxPageSize    = 100
+
+	// OnceHubRatePerSecond and OnceHubRequestsPer5Min are the API's
+	// documented rate limits (per account and per client IP).
+	OnceHubRatePerSecond   = 5
+	OnceHubRequestsPer5Min = 200
+)
+
+// maxBody bounds a response body read into memory (a page of 100 expanded
+// conversations is well under 1 MB).
+const maxBody = 64 << 20
+
+// Options configure a Client. Zero values take the documented defaults.
+type Options struct {
+	BaseURL  string   // API root including /v2; default DefaultBaseURL
+	APIKey   string   // required; sent as the API-Key header, never logged
+	PageSize int      // items per page, 1..100; default 100
+	Expand   []string // list fields to expand: "contact", "owner", "bot", "website", "audience" ("data." prefix optional)
+
+	// RatePerSecond and RequestsPer5Min are the limits the client keeps
+	// under (set them to OnceHubRatePerSecond and OnceHubRequestsPer5Min
+	// against the real API); 0 means unlimited.
+	RatePerSecond   float64
+	RequestsPer5Min int
+
+	// Retries of one request on 429, 5xx and network errors: at most
+	// MaxRetries (default 8; negative: never retry) and MaxElapsed in total
+	// (default 5m), waiting RetryInitial (default 1s) doubling with jitter
+	// up to RetryMax (default 30s), or the server's Retry-After if longer.
+	MaxRetries   int
+	MaxElapsed   time.Duration
+	RetryInitial time.Duration
+	RetryMax     time.Duration
+
+	HTTPClient *http.Client // default: a client with a 60 s timeout
+	Logger     *slog.Logger // optional; retries are logged at Warn, requests at Debug
+}
+
+// Client reads conversations from the OnceHub API v2. It is safe for
+// concurrent use; the rate limits are shared by all its calls (they are
+// proven for one call in flight at a time, which is how Pages works).
+type Client struct {
+	base   string
+	key    string
+	limit  int
+	expand []string
+	http   *http.Client
+	log    *slog.Logger
+	get    sendFunc // send wrapped in the rate limits and the retries
+	stats  counters
+}
+
+// Stats count a Client's work since New. APICalls counts every HTTP request
+// sent, retries included; Retries the retried attempts; RateLimited the 429
+// answers; Pages the list pages returned to a Pages callback.
+type Stats struct {
+	APICalls    int64
+	Retries     int64
+	RateLimited int64
+	Pages       int64
+}
+
+type counters struct{ calls, retries, rateLimited, pages atomic.Int64 }
+
+// New checks opts and returns a Client. It makes no request.
+func New(opts Options) (*Client, error) {
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Client{
+		base:   strings.TrimRight(o.BaseURL, "/"),
+		key:    o.APIKey,
+		limit:  o.PageSize,
+		expand: o.Expand,
+		http:   o.HTTPClient,
+		log:    o.Logger,
+	}
+	var limits []*rate.Limiter
+	// The slow limit first, the per-second one last: see withLimits.
+	for _, l := range []*rate.Limiter{limiter(o.RequestsPer5Min, 5*time.Minute), perSecondLimiter(o.RatePerSecond)} {
+		if l != nil {
+			limits = append(limits, l)
+		}
+	}
+	policy := retryPolicy{maxRetries: o.MaxRetries, initial: o.RetryInitial, maxInterval: o.RetryMax, maxElapsed: o.MaxElapsed}
+	c.get = withRetry(withLimits(c.send, limits...), policy, c.onRetry)
+	return c, nil
+}
+
+func (o Options) withDefaults() (Options, error) {
+	var problems []string
+	if o.BaseURL == "" {
+		o.BaseURL = DefaultBaseURL
+	}
+	if u, err := url.Parse(o.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		problems = append(problems, fmt.Sprintf("base URL: want http(s)://host/…, got %q", o.BaseURL))
+	}
+	if o.APIKey == "" {
+		problems = append(problems, "API key: missing")
+	} else if strings.ContainsFunc(o.APIKey, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		problems = append(problems, "API key: contains control characters")
+	}
+	if o.PageSize == 0 {
+		o.PageSize = MaxPageSize
+	}
+	if o.PageSize < 1 || o.PageSize > MaxPageSize {
+		problems = append(problems, fmt.Sprintf("page size: must be 1..%d, got %d", MaxPageSize, o.PageSize))
+	}
+	if o.RatePerSecond < 0 || o.RequestsPer5Min < 0 {
+		problems = append(problems, "rate limits: must be >= 0")
+	}
+	if len(problems) > 0 {
+		return o, fmt.Errorf("oncehub client: %s", strings.Join(problems, "; "))
+	}
+	o.Expand = listExpand(o.Expand)
+	o.MaxRetries = cmp0(o.MaxRetries, 8)
+	o.MaxElapsed = cmp0(o.MaxElapsed, 5*time.Minute)
+	o.RetryInitial = cmp0(o.RetryInitial, time.Second)
+	o.RetryMax = cmp0(o.RetryMax, 30*time.Second)
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 60 * time.Second}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+// cmp0 returns v, or def when v is the zero value.
+func cmp0[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// listExpand spells expand paths for the list endpoint, "data.<field>".
+func listExpand(fields []string) []string {
+	var out []string
+	for _, f := range fields {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, "data."+strings.TrimPrefix(f, "data."))
+		}
+	}
+	return out
+}
+
+// Stats returns a snapshot of the client's counters.
+func (c *Client) Stats() Stats {
+	return Stats{
+		APICalls:    c.stats.calls.Load(),
+		Retries:     c.stats.retries.Load(),
+		RateLimited: c.stats.rateLimited.Load(),
+		Pages:       c.stats.pages.Load(),
+	}
+}
+
+// Pages lists the conversations whose last_updated_time is in w, one page
+// at a time, starting after the cursor `after` ("" for the first page), and
+// calls fn with each page in the API's order (newest creation_time first),
+// including an empty last page. Page.Next is the cursor a caller may persist
+// to resume after that page. An error of fn stops paging and is returned as
+// is; an API or network failure that survives the retries is returned
+// wrapped as "fetch page after CVR-…: …".
+func (c *Client) Pages(ctx context.Context, w Window, after string, fn func(Page) error) error {
+	for {
+		p, err := c.page(ctx, w, after)
+		if err != nil {
+			if after == "" {
+				return fmt.Errorf("fetch first page: %w", err)
+			}
+			return fmt.Errorf("fetch page after %s: %w", after, err)
+		}
+		c.stats.pages.Add(1)
+		if err := fn(p); err != nil {
+			return err
+		}
+		if p.Next == "" {
+			return nil
+		}
+		after = p.Next
+	}
+}
+
+// page fetches and decodes one page.
+func (c *Client) page(ctx context.Context, w Window, after string) (Page, error) {
+	q := url.Values{"limit": {strconv.Itoa(c.limit)}}
+	w.query(q)
+	if after != "" {
+		q.Set("after", after)
+	}
+	if len(c.expand) > 0 {
+		q.Set("expand", strings.Join(c.expand, ","))
+	}
+	r, err := c.get(ctx, "/conversations", q)
+	if err != nil {
+		return Page{}, err
+	}
+	p, env, err := decodePage(r.Body)
+	if err != nil {
+		return Page{}, fmt.Errorf("%w (request %s)", err, r.requestID())
+	}
+	p.RequestID = r.requestID()
+	if p.Next, err = nextCursor(env, strings.Join(r.Header.Values("Link"), ", ")); err != nil {
+		return Page{}, fmt.Errorf("%w (request %s)", err, p.RequestID)
+	}
+	if p.Next == after {
+		return Page{}, fmt.Errorf("API repeated cursor %s (request %s)", after, p.RequestID)
+	}
+	return p, nil
+}
+
+// Get retrieves one conversation, with the client's expand fields expanded.
+// A missing conversation is an *APIError with Status 404; a conversation
+// that does not decode or validate is an error naming the field.
+func (c *Client) Get(ctx context.Context, id string) (Conversation, error) {
+	q := url.Values{}
+	if len(c.expand) > 0 {
+		fields := make([]string, len(c.expand))
+		for i, f := range c.expand {
+			fields[i] = strings.TrimPrefix(f, "data.")
+		}
+		q.Set("expand", strings.Join(fields, ","))
+	}
+	r, err := c.get(ctx, "/conversations/"+url.PathEscape(id), q)
+	if err != nil {
+		return Conversation{}, fmt.Errorf("get conversation %s: %w", id, err)
+	}
+	conv, err := decodeConversation(r.Body)
+	if err != nil {
+		return Conversation{}, fmt.Errorf("get conversation %s: %w (request %s)", id, err, r.requestID())
+	}
+	return conv, nil
+}
+
+// Check calls GET /test and returns the API's message ("The API key is
+// valid for account: …"). An invalid key is an *APIError with Status 401.
+func (c *Client) Check(ctx context.Context) (string, error) {
+	r, err := c.get(ctx, "/test", nil)
+	if err != nil {
+		return "", fmt.Errorf("check API key: %w", err)
+	}
+	var doc struct {
+		Message string `json:"message"`
+	}
+	if err := json.Unmarshal(r.Body, &doc); err != nil {
+		return "", fmt.Errorf("check API key: malformed answer (request %s): %w", r.requestID(), err)
+	}
+	return doc.Message, nil
+}
+
+// send is the single request function every call goes through; see sendFunc.
+func (c *Client) send(ctx context.Context, path string, q url.Values) (*response, error) {
+	u := c.base + path
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("API-Key", c.key)
+	req.Header.Set("Accept", "application/json")
+	start := time.Now()
+	c.stats.calls.Add(1)
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		return nil, fmt.Errorf("read response of %s: %w", path, err)
+	}
+	c.log.DebugContext(ctx, "oncehub request", "path", path, "status", res.StatusCode,
+		"request_id", res.Header.Get("Request-Id"), "duration", time.Since(start))
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		if res.StatusCode == http.StatusTooManyRequests {
+			c.stats.rateLimited.Add(1)
+		}
+		return nil, newAPIError(res.StatusCode, res.Header, body, time.Now())
+	}
+	return &response{Header: res.Header, Body: body}, nil
+}
+
+func (c *Client) onRetry(err error, wait time.Duration) {
+	c.stats.retries.Add(1)
+	c.log.Warn("oncehub request failed, retrying", "error", err, "wait", wait)
+}

@@ -1,0 +1,194 @@
+package extract
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	json "github.com/goccy/go-json"
+)
+
+// envelope is the list response: {"object":"list","data":[…],"has_more":…}.
+// HasMore is nil when the server omitted it (older responses did).
+type envelope struct {
+	Object  string            `json:"object"`
+	Data    []json.RawMessage `json:"data"`
+	HasMore *bool             `json:"has_more"`
+}
+
+// decodePage decodes a list response body. Each item is decoded on its own:
+// one that fails to decode or validate becomes a Reject and the rest of the
+// page is kept. Only a body that is not a list envelope is an error. Next is
+// not set here; see nextCursor.
+func decodePage(body []byte) (Page, envelope, error) {
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		return Page{}, env, fmt.Errorf("malformed list envelope: %w", err)
+	}
+	if env.Object != "" && env.Object != "list" {
+		return Page{}, env, fmt.Errorf("malformed list envelope: object is %q, want \"list\"", env.Object)
+	}
+	p := Page{Conversations: make([]Conversation, 0, len(env.Data))}
+	for _, raw := range env.Data {
+		c, err := decodeConversation(raw)
+		if err != nil {
+			p.Rejects = append(p.Rejects, Reject{ID: itemID(raw), Reason: err.Error(), Raw: clone(raw)})
+			continue
+		}
+		p.Conversations = append(p.Conversations, c)
+	}
+	return p, env, nil
+}
+
+// decodeConversation decodes and validates one item. Its error is the
+// reject reason: it names the field and the value at fault.
+func decodeConversation(raw []byte) (Conversation, error) {
+	var c Conversation
+	// Calling the method directly skips a second scan of an item the
+	// envelope decode has already checked to be valid JSON.
+	if err := c.UnmarshalJSON(raw); err != nil {
+		return Conversation{}, diagnose(raw, err)
+	}
+	if err := c.Validate(); err != nil {
+		return Conversation{}, err
+	}
+	return c, nil
+}
+
+// diagnose turns a decode failure of a conversation into a reason naming the
+// field and its value, by decoding the known fields one at a time. It runs
+// only for rejects, so its cost does not matter.
+func diagnose(raw []byte, err error) error {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return fmt.Errorf("not a JSON object: %.60s", bytes.TrimSpace(raw))
+	}
+	for _, f := range conversationFields() {
+		v, ok := fields[f.name]
+		if !ok {
+			continue
+		}
+		if ferr := json.Unmarshal(v, f.into()); ferr != nil {
+			return fmt.Errorf("%s: %s (value %s)", strings.TrimSpace(f.name), cause(ferr), truncate(string(v), 80))
+		}
+	}
+	return err
+}
+
+// conversationField is a JSON key of a conversation and a fresh value of the
+// type its decoding goes through.
+type conversationField struct {
+	name string
+	into func() any
+}
+
+func conversationFields() []conversationField {
+	str := func() any { return new(*string) }
+	tm := func() any { return new(Time) }
+	return []conversationField{
+		{"id", str}, {"object", str}, {"initiated_by", str}, {"status", str},
+		{"creation_time", tm}, {"last_updated_time", tm},
+		{"last_interacted_time", tm}, {"last_interacted_time ", tm},
+		{"contact", func() any { return new(Ref[Contact]) }},
+		{"owner", func() any { return new(Ref[User]) }},
+		{"bot", func() any { return new(Ref[Bot]) }},
+		{"website", func() any { return new(Ref[Website]) }},
+		{"audience", func() any { return new(Ref[Audience]) }},
+		{"answers", func() any { return new([]Answer) }},
+		{"bookings", func() any { return new([]*string) }},
+	}
+}
+
+// cause strips the decoder's position and Go type noise from err, keeping
+// what a person needs: "invalid time \"x\"" or "cannot unmarshal number into string".
+func cause(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		return fmt.Sprintf("want %s, got %s", typeErr.Type, typeErr.Value)
+	}
+	return err.Error()
+}
+
+// itemID reads the id of an item that could not be decoded, or "".
+func itemID(raw []byte) string {
+	var head struct {
+		ID any `json:"id"`
+	}
+	if json.Unmarshal(raw, &head) != nil {
+		return ""
+	}
+	id, _ := head.ID.(string)
+	return id
+}
+
+// nextCursor is the `after` for the page following one whose envelope is env
+// and whose Link header is link, or "" when there is none. Paging stops on an
+// empty page, on has_more false, and on a response that has neither has_more
+// nor a rel="next" link. The cursor is re-derived from the Link URL's `after`
+// (the URL itself may lack /v2, so it is not followed) or else from the last
+// item's id; has_more true without a link goes on from the last item, since
+// stopping there would silently lose pages.
+func nextCursor(env envelope, link string) (string, error) {
+	next, hasLink := nextLink(link)
+	switch {
+	case len(env.Data) == 0:
+		return "", nil
+	case env.HasMore != nil && !*env.HasMore:
+		return "", nil
+	case env.HasMore == nil && !hasLink:
+		return "", nil
+	}
+	if hasLink {
+		if u, err := url.Parse(next); err == nil && u.Query().Get("after") != "" {
+			return u.Query().Get("after"), nil
+		}
+	}
+	if id := itemID(env.Data[len(env.Data)-1]); id != "" {
+		return id, nil
+	}
+	return "", errors.New("more pages announced, but neither a Link after nor the last item's id to continue from")
+}
+
+// nextLink returns the URL of the rel="next" entry of a Link header value
+// (RFC 8288). URLs may hold commas (an expand list), so entries are split on
+// the angle brackets, not on commas.
+func nextLink(h string) (string, bool) {
+	for {
+		i := strings.IndexByte(h, '<')
+		if i < 0 {
+			return "", false
+		}
+		j := strings.IndexByte(h[i:], '>')
+		if j < 0 {
+			return "", false
+		}
+		target, rest := h[i+1:i+j], h[i+j+1:]
+		params := rest
+		if k := strings.IndexByte(rest, '<'); k >= 0 {
+			params = rest[:k]
+		}
+		if hasRel(params, "next") {
+			return target, true
+		}
+		h = rest
+	}
+}
+
+func hasRel(params, want string) bool {
+	for _, p := range strings.Split(params, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "rel") {
+			continue
+		}
+		for _, r := range strings.Fields(strings.Trim(strings.TrimSpace(v), `",`)) {
+			if strings.EqualFold(r, want) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func clone(b []byte) json.RawMessage { return append(json.RawMessage(nil), b...) }

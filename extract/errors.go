@@ -1,0 +1,120 @@
+package extract
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	json "github.com/goccy/go-json"
+)
+
+// APIError is a non-2xx answer of the OnceHub API. Status is the HTTP
+// status; Type, Message and Param come from the documented error body
+// ({"type","message","param"}) and are empty when the body was not one (a
+// proxy's HTML page, say). RequestID is the response's Request-Id header.
+// RetryAfter is the server's Retry-After hint, 0 when absent.
+type APIError struct {
+	Status     int
+	Type       string
+	Message    string
+	Param      string
+	RequestID  string
+	RetryAfter time.Duration
+}
+
+// Error reads like `oncehub: 401 authentication_error: Invalid API key.
+// (request req_…)`. It never contains the API key: nothing in an APIError
+// comes from the request.
+func (e *APIError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "oncehub: %d", e.Status)
+	if e.Type != "" {
+		b.WriteString(" " + e.Type)
+	}
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.Status)
+	}
+	b.WriteString(": " + msg)
+	if e.Param != "" {
+		b.WriteString(" (param " + e.Param + ")")
+	}
+	if e.RequestID != "" {
+		b.WriteString(" (request " + e.RequestID + ")")
+	}
+	return b.String()
+}
+
+// newAPIError builds the APIError of a non-2xx response from its status,
+// headers and body. A body that is not the documented JSON keeps its first
+// bytes as the message, so a gateway's error page is still readable.
+func newAPIError(status int, h http.Header, body []byte, now time.Time) *APIError {
+	e := &APIError{
+		Status:     status,
+		RequestID:  h.Get("Request-Id"),
+		RetryAfter: retryAfter(h.Get("Retry-After"), now),
+	}
+	var doc struct {
+		Type    string `json:"type"`
+		Message string `json:"message"`
+		Param   string `json:"param"`
+	}
+	if err := json.Unmarshal(body, &doc); err == nil && (doc.Type != "" || doc.Message != "") {
+		e.Type, e.Message, e.Param = doc.Type, doc.Message, doc.Param
+		return e
+	}
+	if s := strings.TrimSpace(string(body)); s != "" {
+		e.Message = truncate(s, 200)
+	}
+	return e
+}
+
+// retryAfter reads a Retry-After header, given in seconds or as an HTTP date,
+// as a wait from now. It returns 0 when the header is absent, unreadable or in
+// the past.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(s) * time.Second
+	}
+	t, err := http.ParseTime(v)
+	if err != nil || !t.After(now) {
+		return 0
+	}
+	return t.Sub(now)
+}
+
+// transient is the one place that decides whether a failed request is worth
+// retrying: 429 and 5xx answers and network errors are; other API errors
+// (a bad key, a bad parameter, a missing object) and a cancelled or expired
+// context are not.
+func transient(err error) bool {
+	var apiErr *APIError
+	switch {
+	case err == nil:
+		return false
+	case errors.As(err, &apiErr):
+		return apiErr.Status == http.StatusTooManyRequests || apiErr.Status >= 500
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	default:
+		return true
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
