@@ -1,0 +1,187 @@
+// Package pipeline runs a sync: it plans the window, reads it slice by slice
+// from the source, flattens pages into batches and commits each batch with
+// the cursor that says how far the run got. Data flows one way: extract →
+// transform → load. The cursor only moves inside the sink's commit.
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/convsync/convsync/extract"
+	"github.com/convsync/convsync/load"
+	"github.com/convsync/convsync/transform"
+)
+
+// Source reads conversations from the API. *extract.Client implements it.
+type Source interface {
+	// Pages calls fn with every page of window w, starting at the page after
+	// cursor after ("" = the first page). It calls fn at least once, with an
+	// empty page when the window is empty. An error from fn stops it.
+	Pages(ctx context.Context, w extract.Window, after string, fn func(extract.Page) error) error
+	// Stats reports the API calls made so far.
+	Stats() extract.Stats
+}
+
+// Sink is a warehouse. *load.DuckDB and *load.Parquet implement it.
+type Sink interface {
+	// State returns the state of the last commit.
+	State(ctx context.Context) (load.State, error)
+	// Commit writes the batch, the state and the run's ledger row
+	// atomically: after an error none of them changed.
+	Commit(ctx context.Context, b *transform.Batch, st load.State, run load.Run) (load.Counts, error)
+	// Record writes the run's ledger row alone.
+	Record(ctx context.Context, run load.Run) error
+}
+
+var (
+	_ Source = (*extract.Client)(nil)
+	_ Sink   = (*load.DuckDB)(nil)
+	_ Sink   = (*load.Parquet)(nil)
+)
+
+// Mode is the kind of run.
+type Mode string
+
+// The kinds of run.
+const (
+	// Incremental reads from the watermark (less the lookback) to now (less
+	// the settle lag) and moves the watermark.
+	Incremental Mode = "incremental"
+	// FullRefresh reads from Options.Start to now and moves the watermark.
+	FullRefresh Mode = "full-refresh"
+	// Backfill reads [Options.From, Options.To) and never moves the watermark.
+	Backfill Mode = "backfill"
+)
+
+// Options configure a run. Zero values take the documented defaults.
+type Options struct {
+	Mode Mode
+	// Start is where the first incremental run (and a full refresh) starts.
+	Start time.Time
+	// From and To bound a backfill.
+	From, To time.Time
+	// Lookback re-reads this much before the watermark, for updates the API
+	// made visible late. Default 0.
+	Lookback time.Duration
+	// SettleLag keeps the window's end this far behind now, so updates in
+	// flight at the source are read by the next run. Default 0.
+	SettleLag time.Duration
+	// SliceSize splits the window into slices read oldest first; progress is
+	// durable slice by slice. Default 24h; a negative value means one slice.
+	SliceSize time.Duration
+	// BatchSize is how many conversations one commit holds at most (whole
+	// pages: a batch may exceed it by less than a page). Default 5000.
+	BatchSize int
+	// Queue is how many decoded pages may wait for the loader. Default 4.
+	Queue int
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// RunID names the run in the ledger and lineage columns. Default: a new
+	// time-ordered random id.
+	RunID string
+	// OnCommit, if set, is called after each commit with the run so far.
+	OnCommit func(Report)
+}
+
+// Report is how far a run got, for progress displays.
+type Report struct {
+	Run         load.Run
+	SlicesDone  int
+	SlicesTotal int
+}
+
+func (o *Options) defaults() {
+	if o.Mode == "" {
+		o.Mode = Incremental
+	}
+	if o.SliceSize == 0 {
+		o.SliceSize = 24 * time.Hour
+	}
+	if o.SliceSize < 0 {
+		o.SliceSize = 0
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 5000
+	}
+	if o.Queue <= 0 {
+		o.Queue = 4
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.RunID == "" {
+		o.RunID = NewRunID(o.Now())
+	}
+}
+
+// NewRunID returns an id that sorts by start time: run-20260102T150405Z-1a2b3c.
+func NewRunID(now time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on supported platforms
+	return "run-" + now.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// Run performs one run and returns its ledger row. The row is recorded in
+// the sink at the start and at the end, whatever the outcome; a cancelled
+// run ends with status "cancelled" and ctx's error. Data committed before an
+// error stays committed, with the cursor that lets the next run resume.
+func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, error) {
+	opts.defaults()
+	st, err := sink.State(ctx)
+	if err != nil {
+		return load.Run{}, fmt.Errorf("read sync state: %w", err)
+	}
+	p := plan(st, opts)
+	run := load.Run{ID: opts.RunID, Mode: string(opts.Mode), Start: opts.Now().UTC(), Status: "running"}
+	if p.resume != nil {
+		run.ID = p.resume.RunID // a resumed run keeps its id: its rows and ledger stay one
+	}
+	run.WindowLo, run.WindowHi = timeRef(p.window.Lo), timeRef(p.window.Hi)
+	if err := sink.Record(ctx, run); err != nil {
+		return run, fmt.Errorf("record run start: %w", err)
+	}
+	base := src.Stats()
+	err = execute(ctx, src, sink, st, p, &run, base, opts)
+	finish(&run, src.Stats(), base, opts.Now(), err)
+	// The final ledger row is written even when ctx was cancelled: it is what
+	// tells the user why the run stopped.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if rerr := sink.Record(rctx, run); rerr != nil && err == nil {
+		err = fmt.Errorf("record run end: %w", rerr)
+	}
+	return run, err
+}
+
+func finish(run *load.Run, now, base extract.Stats, end time.Time, err error) {
+	applyStats(run, now, base)
+	e := end.UTC()
+	run.End = &e
+	switch {
+	case err == nil:
+		run.Status = "succeeded"
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		run.Status, run.Error = "cancelled", err.Error()
+	default:
+		run.Status, run.Error = "failed", err.Error()
+	}
+}
+
+func applyStats(run *load.Run, now, base extract.Stats) {
+	run.APICalls = now.APICalls - base.APICalls
+	run.Retries = now.Retries - base.Retries
+	run.RateLimited = now.RateLimited - base.RateLimited
+}
+
+func timeRef(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

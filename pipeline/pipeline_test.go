@@ -1,0 +1,188 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/convsync/convsync/extract"
+	"github.com/convsync/convsync/load"
+	"github.com/convsync/convsync/transform"
+)
+
+// fakeSource serves conversations like the API: filtered by window, newest
+// creation first, pages of size with `after` cursors.
+type fakeSource struct {
+	convs []extract.Conversation
+	size  int
+	calls int64
+}
+
+func (s *fakeSource) Stats() extract.Stats { return extract.Stats{APICalls: s.calls} }
+
+func (s *fakeSource) Pages(ctx context.Context, w extract.Window, after string, fn func(extract.Page) error) error {
+	var in []extract.Conversation
+	for _, c := range s.convs {
+		if !c.LastUpdatedTime.Before(w.Lo) && c.LastUpdatedTime.Before(w.Hi) {
+			in = append(in, c)
+		}
+	}
+	sort.Slice(in, func(i, j int) bool { return in[i].CreationTime.After(in[j].CreationTime.Time) })
+	start := 0
+	if after != "" {
+		start = -1
+		for i, c := range in {
+			if c.ID == after {
+				start = i + 1
+			}
+		}
+		if start < 0 {
+			return fmt.Errorf("unknown cursor %s", after)
+		}
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.calls++
+		end := min(start+s.size, len(in))
+		p := extract.Page{Conversations: in[start:end]}
+		if end < len(in) {
+			p.Next = in[end-1].ID
+		}
+		if err := fn(p); err != nil {
+			return err
+		}
+		if p.Next == "" {
+			return nil
+		}
+		start = end
+	}
+}
+
+// fakeSink keeps the latest version of each conversation and the state. It
+// fails the commit numbered failAt (1-based), leaving everything unchanged.
+type fakeSink struct {
+	st      load.State
+	convs   map[string]time.Time
+	commits int
+	failAt  int
+	runs    map[string]load.Run
+}
+
+func newFakeSink() *fakeSink {
+	return &fakeSink{convs: map[string]time.Time{}, runs: map[string]load.Run{}}
+}
+
+func (s *fakeSink) State(context.Context) (load.State, error) { return s.st, nil }
+
+func (s *fakeSink) Record(_ context.Context, r load.Run) error { s.runs[r.ID] = r; return nil }
+
+func (s *fakeSink) Commit(_ context.Context, b *transform.Batch, st load.State, r load.Run) (load.Counts, error) {
+	s.commits++
+	if s.commits == s.failAt {
+		return load.Counts{}, errors.New("disk full")
+	}
+	var c load.Counts
+	for _, row := range b.Conversations {
+		old, ok := s.convs[row.ID]
+		switch {
+		case !ok:
+			c.Inserted++
+		case row.LastUpdatedTime.After(old):
+			c.Updated++
+		default:
+			c.Unchanged++
+			continue
+		}
+		s.convs[row.ID] = row.LastUpdatedTime
+	}
+	s.st, s.runs[r.ID] = st, r
+	return c, nil
+}
+
+func convsEvery(n int, step time.Duration) []extract.Conversation {
+	var out []extract.Conversation
+	for i := range n {
+		ts := t0.Add(time.Duration(i) * step)
+		out = append(out, extract.Conversation{ID: fmt.Sprintf("CVR-%06d", i), CreationTime: extract.Time{Time: ts}, LastUpdatedTime: extract.Time{Time: ts}})
+	}
+	return out
+}
+
+func TestRun_ReadsWindowAndMovesWatermark(t *testing.T) {
+	src := &fakeSource{convs: convsEvery(100, time.Hour), size: 10}
+	sink := newFakeSink()
+	o := Options{Start: t0, SliceSize: 24 * time.Hour, BatchSize: 15, Now: func() time.Time { return at(200) }}
+	run, err := Run(context.Background(), src, sink, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Status != "succeeded" || run.Inserted != 100 || len(sink.convs) != 100 {
+		t.Errorf("run = %+v, sink has %d", run, len(sink.convs))
+	}
+	if !sink.st.Watermark.Equal(at(200)) || sink.st.Pending != nil {
+		t.Errorf("state = %+v", sink.st)
+	}
+	if got := sink.runs[run.ID]; got.Status != "succeeded" || got.End == nil {
+		t.Errorf("ledger row = %+v", got)
+	}
+	// 9 slices (8 of 24h + 8h); 5 hold 24,24,24,24,4 conversations → 3+3+3+3+1 pages, 4 empty slices → 1 page each.
+	if run.APICalls != 17 {
+		t.Errorf("api calls = %d, want 17", run.APICalls)
+	}
+}
+
+// TestRun_FailedCommitResumes: a commit that fails leaves the previous
+// state; the next run resumes the same window where the last commit left it
+// and ends with every conversation loaded.
+func TestRun_FailedCommitResumes(t *testing.T) {
+	for failAt := 1; failAt <= 6; failAt++ {
+		t.Run(fmt.Sprintf("fail commit %d", failAt), func(t *testing.T) {
+			src := &fakeSource{convs: convsEvery(100, time.Hour), size: 10}
+			sink := newFakeSink()
+			sink.failAt = failAt
+			o := Options{Start: t0, SliceSize: 48 * time.Hour, BatchSize: 20, Now: func() time.Time { return at(200) }}
+			first, err := Run(context.Background(), src, sink, o)
+			if err == nil || first.Status != "failed" || sink.runs[first.ID].Error == "" {
+				t.Fatalf("first run: err %v, run %+v", err, first)
+			}
+			before := sink.st
+			o.Now = func() time.Time { return at(300) } // a later clock must not move the frozen window
+			second, err := Run(context.Background(), src, sink, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(sink.convs) != 100 {
+				t.Errorf("after resume: %d conversations, want 100", len(sink.convs))
+			}
+			if before.Pending != nil && second.ID != before.Pending.RunID {
+				t.Errorf("resumed run id %s, want %s", second.ID, before.Pending.RunID)
+			}
+			if before.Pending != nil && !sink.st.Watermark.Equal(at(200)) {
+				t.Errorf("watermark %s, want the frozen window end %s", sink.st.Watermark, at(200))
+			}
+		})
+	}
+}
+
+func TestRun_CancelledRollsBackAndSaysSo(t *testing.T) {
+	src := &fakeSource{convs: convsEvery(100, time.Hour), size: 10}
+	sink := newFakeSink()
+	ctx, cancel := context.WithCancel(context.Background())
+	o := Options{Start: t0, BatchSize: 10, Now: func() time.Time { return at(200) },
+		OnCommit: func(Report) { cancel() }}
+	run, err := Run(ctx, src, sink, o)
+	if !errors.Is(err, context.Canceled) || run.Status != "cancelled" {
+		t.Fatalf("err %v, status %s", err, run.Status)
+	}
+	if sink.st.Pending == nil || !sink.st.Watermark.IsZero() {
+		t.Errorf("state after cancel = %+v: want progress kept, watermark unmoved", sink.st)
+	}
+	if sink.runs[run.ID].Status != "cancelled" {
+		t.Errorf("ledger says %q", sink.runs[run.ID].Status)
+	}
+}

@@ -1,0 +1,105 @@
+package pipeline
+
+import (
+	"testing"
+	"time"
+
+	"github.com/convsync/convsync/extract"
+	"github.com/convsync/convsync/load"
+)
+
+var t0 = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
+
+func at(h float64) time.Time { return t0.Add(time.Duration(h * float64(time.Hour))) }
+
+func TestPlan_Windows(t *testing.T) {
+	now := func() time.Time { return at(100).Add(123456789) }
+	base := Options{Start: at(0), Lookback: time.Hour, SettleLag: 2 * time.Hour, SliceSize: 24 * time.Hour, Now: now}
+	tests := []struct {
+		name   string
+		mode   Mode
+		st     load.State
+		from   time.Time
+		to     time.Time
+		wantLo time.Time
+		wantHi time.Time
+		slices int
+	}{
+		{"first run starts at start", Incremental, load.State{}, time.Time{}, time.Time{}, at(0), at(98).Add(123 * time.Millisecond), 5},
+		{"next run starts lookback before the watermark", Incremental, load.State{Watermark: at(90)}, time.Time{}, time.Time{}, at(89), at(98).Add(123 * time.Millisecond), 1},
+		{"full refresh ignores the watermark", FullRefresh, load.State{Watermark: at(90)}, time.Time{}, time.Time{}, at(0), at(98).Add(123 * time.Millisecond), 5},
+		{"backfill reads its range", Backfill, load.State{Watermark: at(90)}, at(10), at(34), at(10), at(34), 1},
+		{"window not yet open", Incremental, load.State{Watermark: at(99.5)}, time.Time{}, time.Time{}, at(98.5), at(98).Add(123 * time.Millisecond), 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := base
+			o.Mode, o.From, o.To = tt.mode, tt.from, tt.to
+			o.defaults()
+			p := plan(tt.st, o)
+			if !p.window.Lo.Equal(tt.wantLo) || !p.window.Hi.Equal(tt.wantHi) {
+				t.Errorf("window = [%s, %s), want [%s, %s)", p.window.Lo, p.window.Hi, tt.wantLo, tt.wantHi)
+			}
+			if len(p.slices) != tt.slices {
+				t.Fatalf("%d slices, want %d", len(p.slices), tt.slices)
+			}
+			if tt.slices > 0 && (!p.slices[0].Lo.Equal(p.window.Lo) || !p.slices[len(p.slices)-1].Hi.Equal(p.window.Hi)) {
+				t.Errorf("slices %v do not cover the window", p.slices)
+			}
+			for i := 1; i < len(p.slices); i++ {
+				if !p.slices[i].Lo.Equal(p.slices[i-1].Hi) {
+					t.Errorf("slice %d starts at %s, previous ends at %s", i, p.slices[i].Lo, p.slices[i-1].Hi)
+				}
+			}
+		})
+	}
+}
+
+func TestPlan_ResumesInterruptedRun(t *testing.T) {
+	pending := &load.Progress{RunID: "run-1", WindowLo: at(0), WindowHi: at(72), SliceLo: at(24), SliceHi: at(48), After: "CVR-X"}
+	o := Options{Start: at(0), SliceSize: 24 * time.Hour, Now: func() time.Time { return at(500) }}
+	o.defaults()
+	p := plan(load.State{Watermark: at(-10), Pending: pending}, o)
+	if p.resume != pending || p.firstAfter != "CVR-X" {
+		t.Fatalf("plan does not resume: %+v", p)
+	}
+	want := []extract.Window{{Lo: at(24), Hi: at(48)}, {Lo: at(48), Hi: at(72)}}
+	if len(p.slices) != len(want) || p.slices[0] != want[0] || p.slices[1] != want[1] {
+		t.Errorf("slices = %v, want %v", p.slices, want)
+	}
+	// A backfill resumes only the same range.
+	o.Mode, o.From, o.To = Backfill, at(0), at(72)
+	bf := *pending
+	if p := plan(load.State{Backfill: &bf}, o); p.resume != &bf {
+		t.Errorf("backfill of the same range does not resume")
+	}
+	o.To = at(96)
+	if p := plan(load.State{Backfill: &bf}, o); p.resume != nil {
+		t.Errorf("backfill of another range resumes the old one")
+	}
+}
+
+func TestPlan_ProgressMovesWatermarkOnlyAtTheEnd(t *testing.T) {
+	o := Options{Start: at(0), SliceSize: 24 * time.Hour, Now: func() time.Time { return at(48) }}
+	o.defaults()
+	p := plan(load.State{}, o)
+	st := p.progress(load.State{}, "r", 0, "CVR-A")
+	if !st.Watermark.IsZero() || st.Pending == nil || st.Pending.After != "CVR-A" || !st.Pending.SliceLo.Equal(at(0)) {
+		t.Errorf("mid-slice state = %+v", st)
+	}
+	st = p.progress(st, "r", 0, "")
+	if !st.Watermark.IsZero() || st.Pending == nil || st.Pending.After != "" || !st.Pending.SliceLo.Equal(at(24)) {
+		t.Errorf("after slice 0 = %+v %+v", st, st.Pending)
+	}
+	st = p.progress(st, "r", 1, "")
+	if !st.Watermark.Equal(at(48)) || st.Pending != nil {
+		t.Errorf("final state = %+v", st)
+	}
+	// A backfill never moves the watermark.
+	o.Mode, o.From, o.To = Backfill, at(0), at(24)
+	p = plan(load.State{Watermark: at(5)}, o)
+	st = p.progress(load.State{Watermark: at(5)}, "r", 0, "")
+	if !st.Watermark.Equal(at(5)) || st.Backfill != nil {
+		t.Errorf("backfill final state = %+v", st)
+	}
+}
