@@ -1,0 +1,279 @@
+package load
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	sqlfiles "github.com/convsync/convsync/sql"
+	"github.com/convsync/convsync/transform"
+)
+
+// DuckDBOptions tunes the DuckDB warehouse. The zero value is ready to use.
+type DuckDBOptions struct {
+	// Threads DuckDB may use; 0 means DuckDB's default (one per core).
+	Threads int
+	// MemoryLimit caps DuckDB's buffer memory, e.g. "1GB"; "" means
+	// DuckDB's default (80% of RAM). Past it DuckDB spills to disk.
+	MemoryLimit string
+}
+
+// DuckDB is a warehouse in one DuckDB file. Commit is the only writer of
+// warehouse rows and cursor; read queries go through DB. It is safe for
+// concurrent use, but commits are expected to come from one goroutine.
+type DuckDB struct {
+	path string
+	db   *sql.DB
+	now  func() time.Time
+	// failAt, when set by a test, is called between the steps of Commit;
+	// an error aborts the commit there as a crash would.
+	failAt func(step string) error
+}
+
+var _ interface {
+	State(ctx context.Context) (State, error)
+	Commit(ctx context.Context, b *transform.Batch, st State, run Run) (Counts, error)
+	Record(ctx context.Context, run Run) error
+} = (*DuckDB)(nil)
+
+// OpenDuckDB opens the warehouse file at path, creating it, its parent
+// directories and the schema (sql/schema.sql) as needed; opening an existing
+// warehouse is safe. One process may have a file open at a time; DuckDB
+// refuses a second one with a lock error.
+func OpenDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, error) {
+	d, err := openDuckDB(ctx, path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	return d, nil
+}
+
+func openDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, error) {
+	if path == "" || strings.ContainsAny(path, "?#") {
+		return nil, errors.New("path must be a file name without ? or #")
+	}
+	if opts.Threads < 0 {
+		return nil, fmt.Errorf("threads must be >= 0, got %d", opts.Threads)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	conf := url.Values{}
+	if opts.Threads > 0 {
+		conf.Set("threads", strconv.Itoa(opts.Threads))
+	}
+	if opts.MemoryLimit != "" {
+		conf.Set("memory_limit", opts.MemoryLimit)
+	}
+	dsn := path
+	if len(conf) > 0 {
+		dsn += "?" + conf.Encode()
+	}
+	connector, err := duckdb.NewConnector(dsn, nil)
+	if err != nil {
+		return nil, err
+	}
+	db := sql.OpenDB(connector)
+	if _, err := db.ExecContext(ctx, sqlfiles.Schema); err != nil {
+		return nil, errors.Join(fmt.Errorf("create schema: %w", err), db.Close())
+	}
+	return &DuckDB{path: path, db: db, now: time.Now}, nil
+}
+
+// DB is the warehouse's connection pool, for read queries (the sql and
+// status commands, tests). Writing through it bypasses Commit's guarantees.
+func (d *DuckDB) DB() *sql.DB { return d.db }
+
+// Close closes the warehouse; data committed before is durable.
+func (d *DuckDB) Close() error {
+	if err := d.db.Close(); err != nil {
+		return fmt.Errorf("close warehouse %s: %w", d.path, err)
+	}
+	return nil
+}
+
+// State returns the state saved by the last successful Commit, or the zero
+// State if there has been none.
+func (d *DuckDB) State(ctx context.Context) (State, error) {
+	var raw string
+	err := d.db.QueryRowContext(ctx, sqlfiles.LoadState).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return State{}, nil
+	}
+	if err != nil {
+		return State{}, fmt.Errorf("read sync state: %w", err)
+	}
+	return UnmarshalState([]byte(raw))
+}
+
+// Record upserts run's ledger row in _convsync_runs on its own, for the
+// start, the end or the failure of a run.
+func (d *DuckDB) Record(ctx context.Context, run Run) error {
+	if _, err := d.db.ExecContext(ctx, sqlfiles.RecordRun, runArgs(run)...); err != nil {
+		return fmt.Errorf("record run %s: %w", run.ID, err)
+	}
+	return nil
+}
+
+// Commit writes batch b, the cursor state st and run's ledger row in one
+// transaction: all of it becomes visible and durable together, or, on any
+// error or a cancelled ctx, none of it does and the warehouse is exactly as
+// before.
+//
+// Conversations are upserted (only a strictly newer last_updated_time
+// replaces a stored row); the child rows of every inserted or replaced
+// conversation are replaced by the batch's; dimensions are upserted by id,
+// a deleted row only marking the stored one; rejects are appended. Every row
+// written carries synced_at (the commit time, UTC) and run_id (run.ID).
+//
+// The ledger row written is run with the returned Counts added to
+// run.Counts, so it matches the data committed; the caller adds the
+// returned Counts to its own Run. run.Rejected is written as given.
+func (d *DuckDB) Commit(ctx context.Context, b *transform.Batch, st State, run Run) (Counts, error) {
+	c, err := d.commit(ctx, b, st, run)
+	if err != nil {
+		return Counts{}, fmt.Errorf("commit batch of run %s: %w", run.ID, err)
+	}
+	return c, nil
+}
+
+func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run Run) (c Counts, err error) {
+	state, err := MarshalState(st)
+	if err != nil {
+		return c, err
+	}
+	conn, err := d.db.Conn(ctx)
+	if err != nil {
+		return c, err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return c, err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, rollback(conn))
+		}
+	}()
+	now := d.now().UTC()
+	if err := d.step(ctx, "staged", func() error { return stage(ctx, conn, b, run.ID, now) }); err != nil {
+		return c, err
+	}
+	if err := d.step(ctx, "conversations", func() error { return mergeConversations(ctx, conn, &c) }); err != nil {
+		return c, err
+	}
+	if err := d.step(ctx, "children", func() error { return replaceChildren(ctx, conn, &c) }); err != nil {
+		return c, err
+	}
+	if err := d.step(ctx, "dimensions", func() error { return exec(ctx, conn, "merge dimensions", sqlfiles.MergeDimensions) }); err != nil {
+		return c, err
+	}
+	if err := d.step(ctx, "rejects", func() error { return exec(ctx, conn, "append rejects", sqlfiles.AppendRejects) }); err != nil {
+		return c, err
+	}
+	run.Counts.Add(c)
+	if err := d.step(ctx, "state", func() error { return saveState(ctx, conn, state, now, run) }); err != nil {
+		return c, err
+	}
+	if err := ctx.Err(); err != nil {
+		return c, err
+	}
+	// Once COMMIT starts it must finish: an interrupted COMMIT would leave
+	// the outcome unknown to the caller.
+	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+		return c, fmt.Errorf("commit: %w", err)
+	}
+	return c, nil
+}
+
+// step runs one step of Commit after checking ctx, then calls the test hook
+// named after the step.
+func (d *DuckDB) step(ctx context.Context, name string, f func() error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := f(); err != nil {
+		return err
+	}
+	if d.failAt != nil {
+		return d.failAt(name)
+	}
+	return nil
+}
+
+// rollback ends the open transaction on conn; a connection that cannot roll
+// back is discarded from the pool rather than reused mid-transaction.
+func rollback(conn *sql.Conn) error {
+	_, err := conn.ExecContext(context.Background(), "ROLLBACK")
+	if err != nil {
+		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		return fmt.Errorf("roll back: %w", err)
+	}
+	return nil
+}
+
+func exec(ctx context.Context, conn *sql.Conn, what, script string, args ...any) error {
+	if _, err := conn.ExecContext(ctx, script, args...); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+func mergeConversations(ctx context.Context, conn *sql.Conn, c *Counts) error {
+	err := conn.QueryRowContext(ctx, sqlfiles.MergeConversations).Scan(&c.Inserted, &c.Updated, &c.Unchanged)
+	if err != nil {
+		return fmt.Errorf("merge conversations: %w", err)
+	}
+	return nil
+}
+
+func replaceChildren(ctx context.Context, conn *sql.Conn, c *Counts) error {
+	for _, s := range []struct{ what, script string }{
+		{"replace answers", sqlfiles.ReplaceAnswers},
+		{"replace bookings", sqlfiles.ReplaceBookings},
+	} {
+		res, err := conn.ExecContext(ctx, s.script)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.what, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.what, err)
+		}
+		c.ChildRows += n
+	}
+	return nil
+}
+
+func saveState(ctx context.Context, conn *sql.Conn, state []byte, now time.Time, run Run) error {
+	if err := exec(ctx, conn, "save sync state", sqlfiles.SaveState, string(state), now); err != nil {
+		return err
+	}
+	if err := exec(ctx, conn, "record run", sqlfiles.RecordRun, runArgs(run)...); err != nil {
+		return err
+	}
+	return exec(ctx, conn, "drop staging tables", sqlfiles.Unstage)
+}
+
+// runArgs are the parameters of sqlfiles.RecordRun.
+func runArgs(r Run) []any {
+	var errText any
+	if r.Error != "" {
+		errText = r.Error
+	}
+	return []any{
+		r.ID, r.Mode, r.Start, val(r.End), r.Status, val(r.WindowLo), val(r.WindowHi),
+		r.Pages, r.APICalls, r.Retries, r.RateLimited,
+		r.Inserted, r.Updated, r.Unchanged, r.ChildRows, r.Rejected, errText,
+	}
+}

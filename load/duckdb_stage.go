@@ -1,0 +1,135 @@
+package load
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	sqlfiles "github.com/convsync/convsync/sql"
+	"github.com/convsync/convsync/transform"
+)
+
+// stage creates the TEMP staging tables and appends batch b to them with
+// DuckDB's appender, inside the transaction open on conn.
+func stage(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string, now time.Time) error {
+	if err := exec(ctx, conn, "create staging tables", sqlfiles.Stage); err != nil {
+		return err
+	}
+	err := conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("driver connection is %T", dc)
+		}
+		return errors.Join(
+			appendRows(ctx, c, "stage_run", 2, []string{runID}, func(id string, v []driver.Value) { v[0], v[1] = id, now }),
+			appendRows(ctx, c, "stage_conversations", 14, b.Conversations, conversationValues),
+			appendRows(ctx, c, "stage_answers", 6, b.Answers, answerValues),
+			appendRows(ctx, c, "stage_bookings", 3, b.Bookings, bookingValues),
+			appendRows(ctx, c, "stage_contacts", 28, b.Contacts, contactValues),
+			appendRows(ctx, c, "stage_users", 9, b.Users, userValues),
+			appendRows(ctx, c, "stage_bots", 3, b.Bots, botValues),
+			appendRows(ctx, c, "stage_websites", 4, b.Websites, websiteValues),
+			appendRows(ctx, c, "stage_audiences", 3, b.Audiences, audienceValues),
+			appendRows(ctx, c, "stage_rejects", 3, b.Rejects, rejectValues),
+		)
+	})
+	if err != nil {
+		return fmt.Errorf("stage batch: %w", err)
+	}
+	return nil
+}
+
+// appendRows appends rows to the TEMP table of n columns with the appender;
+// fill sets a row's values in the order of the table's columns.
+func appendRows[T any](ctx context.Context, c driver.Conn, table string, n int, rows []T, fill func(T, []driver.Value)) (err error) {
+	if len(rows) == 0 {
+		return nil
+	}
+	a, err := duckdb.NewAppender(c, "temp", "main", table)
+	if err != nil {
+		return fmt.Errorf("%s: %w", table, err)
+	}
+	defer func() {
+		if cerr := a.CloseWithCancel(ctx); cerr != nil && err == nil {
+			err = fmt.Errorf("%s: %w", table, cerr)
+		}
+	}()
+	v := make([]driver.Value, n)
+	for i, r := range rows {
+		// Cancellation is checked every chunk so a huge batch stops soon.
+		if i%8192 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		clear(v)
+		fill(r, v)
+		if err := a.AppendRow(v...); err != nil {
+			return fmt.Errorf("%s row %d: %w", table, i, err)
+		}
+	}
+	return nil
+}
+
+// val is *p as an appender value, or untyped nil (SQL NULL) when p is nil:
+// the appender rejects typed nil pointers.
+func val[T any](p *T) driver.Value {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func conversationValues(r transform.Conversation, v []driver.Value) {
+	v[0], v[1], v[2], v[3] = r.ID, r.CreationTime, r.LastUpdatedTime, val(r.LastInteractedTime)
+	v[4], v[5], v[6], v[7] = val(r.InitiatedBy), val(r.Status), val(r.ContactID), val(r.OwnerID)
+	v[8], v[9], v[10] = val(r.BotID), val(r.WebsiteID), val(r.AudienceID)
+	v[11], v[12], v[13] = r.AnswerCount, r.BookingCount, r.Raw
+}
+
+func answerValues(r transform.Answer, v []driver.Value) {
+	v[0], v[1], v[2] = r.ConversationID, r.Position, val(r.AnswerID)
+	v[3], v[4], v[5] = val(r.Question), val(r.InternalLabel), val(r.Value)
+}
+
+func bookingValues(r transform.Booking, v []driver.Value) {
+	v[0], v[1], v[2] = r.ConversationID, r.Position, r.BookingID
+}
+
+func contactValues(r transform.Contact, v []driver.Value) {
+	v[0], v[1], v[2], v[3] = r.ID, r.Deleted, val(r.CreationTime), val(r.LastUpdatedTime)
+	v[4], v[5], v[6] = val(r.LastInteractedTime), val(r.OwnerID), val(r.Status)
+	v[7], v[8], v[9], v[10] = val(r.FirstName), val(r.LastName), val(r.Email), val(r.Phone)
+	v[11], v[12], v[13] = val(r.MobilePhone), val(r.Salutation), val(r.JobTitle)
+	v[14], v[15], v[16] = val(r.Company), val(r.CompanySize), val(r.Employees)
+	v[17], v[18], v[19], v[20] = val(r.StreetAddress), val(r.City), val(r.State), val(r.PostCode)
+	v[21], v[22], v[23] = val(r.Country), val(r.Timezone), val(r.HasConsent)
+	v[24], v[25], v[26], v[27] = val(r.TermsOfService), val(r.BotID), val(r.Form), val(r.CustomFields)
+}
+
+func userValues(r transform.User, v []driver.Value) {
+	v[0], v[1], v[2], v[3] = r.ID, r.Deleted, val(r.FirstName), val(r.LastName)
+	v[4], v[5], v[6] = val(r.Email), val(r.Status), val(r.RoleName)
+	v[7], v[8] = val(r.Timezone), val(r.Teams)
+}
+
+func botValues(r transform.Bot, v []driver.Value) {
+	v[0], v[1], v[2] = r.ID, r.Deleted, val(r.Name)
+}
+
+func websiteValues(r transform.Website, v []driver.Value) {
+	v[0], v[1], v[2], v[3] = r.ID, r.Deleted, val(r.Name), val(r.URL)
+}
+
+func audienceValues(r transform.Audience, v []driver.Value) {
+	v[0], v[1], v[2] = r.ID, r.Deleted, val(r.Name)
+}
+
+func rejectValues(r transform.Reject, v []driver.Value) {
+	v[0], v[1], v[2] = val(r.ConversationID), r.Reason, r.Raw
+}

@@ -1,0 +1,113 @@
+package load_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/convsync/convsync/load"
+)
+
+func TestDuckDB_Suite(t *testing.T) {
+	testSink(t, func(t *testing.T, dir string) sinkUnderTest {
+		d := openDuckDB(t, filepath.Join(dir, "warehouse.duckdb"), load.DuckDBOptions{})
+		return sinkUnderTest{
+			sink:   d,
+			query:  func(t *testing.T, q string) [][]any { return queryRows(t, d.DB(), q) },
+			failAt: d.SetFailAt,
+		}
+	})
+}
+
+func openDuckDB(t *testing.T, path string, opts load.DuckDBOptions) *load.DuckDB {
+	t.Helper()
+	d, err := load.OpenDuckDB(context.Background(), path, opts)
+	if err != nil {
+		t.Fatalf("OpenDuckDB: %v", err)
+	}
+	return d
+}
+
+// queryRows runs q and returns every row, each value as the driver scans it.
+func queryRows(t testing.TB, db *sql.DB, q string) [][]any {
+	t.Helper()
+	rs, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("query %s: %v", q, err)
+	}
+	defer rs.Close()
+	cols, err := rs.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]any
+	for rs.Next() {
+		row := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range row {
+			ptrs[i] = &row[i]
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			t.Fatalf("scan %s: %v", q, err)
+		}
+		out = append(out, row)
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatalf("query %s: %v", q, err)
+	}
+	return out
+}
+
+func TestOpenDuckDB_CreatesParentDirsAndAppliesOptions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a", "b", "warehouse.duckdb")
+	d := openDuckDB(t, path, load.DuckDBOptions{Threads: 1, MemoryLimit: "256MB"})
+	defer d.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("warehouse file: %v", err)
+	}
+	got := queryRows(t, d.DB(), `SELECT current_setting('threads')::VARCHAR, current_setting('memory_limit')`)
+	if got[0][0] != "1" || !strings.HasPrefix(got[0][1].(string), "244") { // 256 MB = 244.1 MiB
+		t.Errorf("settings threads, memory_limit = %v; want 1, 244.1 MiB", got[0])
+	}
+}
+
+func TestOpenDuckDB_ErrorNamesThePath(t *testing.T) {
+	dir := t.TempDir()
+	notDir := filepath.Join(dir, "file")
+	if err := os.WriteFile(notDir, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, path string }{
+		{"parent is a file", filepath.Join(notDir, "w.duckdb")},
+		{"not a database", notDir},
+		{"query characters", filepath.Join(dir, "w.duckdb?threads=1")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := load.OpenDuckDB(context.Background(), tc.path, load.DuckDBOptions{})
+			if err == nil {
+				d.Close()
+				t.Fatal("OpenDuckDB succeeded")
+			}
+			if !strings.HasPrefix(err.Error(), "open warehouse "+tc.path+": ") {
+				t.Errorf("error %q does not start with %q", err, "open warehouse "+tc.path+": ")
+			}
+		})
+	}
+}
+
+// Keys are enforced by the loader, not by indexes (issue 5): no primary
+// key, unique constraint or index may exist on the warehouse tables.
+func TestOpenDuckDB_NoKeyIndexes(t *testing.T) {
+	d := openDuckDB(t, filepath.Join(t.TempDir(), "w.duckdb"), load.DuckDBOptions{})
+	defer d.Close()
+	got := queryRows(t, d.DB(), `SELECT
+		(SELECT count(*) FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')),
+		(SELECT count(*) FROM duckdb_indexes()),
+		(SELECT count(*) FROM duckdb_tables() WHERE database_name = 'w')`)
+	if got[0][0] != int64(0) || got[0][1] != int64(0) || got[0][2] != int64(11) {
+		t.Errorf("constraints, indexes, tables = %v; want 0, 0, 11", got[0])
+	}
+}

@@ -1,0 +1,11 @@
+package load
+
+import "time"
+
+// SetFailAt installs the test hook Commit calls between its steps ("staged",
+// "conversations", "children", "dimensions", "rejects", "state"); an error
+// from it aborts the commit there. nil removes it.
+func (d *DuckDB) SetFailAt(hook func(step string) error) { d.failAt = hook }
+
+// SetNow replaces the clock that stamps synced_at.
+func (d *DuckDB) SetNow(now func() time.Time) { d.now = now }

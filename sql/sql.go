@@ -1,0 +1,75 @@
+// Package sqlfiles holds the warehouse's SQL, embedded from the *.sql files
+// beside it, so no SQL is written in Go. The directory is named sql; the
+// package is sqlfiles so that importers can use it beside database/sql
+// without an alias clash.
+//
+// Every script may hold several statements; the DuckDB driver runs them in
+// order and returns the result of the last. Scripts take no parameters
+// unless their doc comment says so, and then only the last statement does.
+package sqlfiles
+
+import _ "embed" // for go:embed
+
+// Schema creates every warehouse table; it is idempotent and run at every open.
+//
+//go:embed schema.sql
+var Schema string
+
+// Stage creates (or empties) the session's TEMP staging tables stage_* that
+// a commit appends its batch to.
+//
+//go:embed stage.sql
+var Stage string
+
+// MergeConversations applies stage_conversations to conversations (a row
+// replaces the stored one only when strictly newer), leaves the written rows
+// in TEMP table touched, and returns one row: inserted, updated, unchanged.
+//
+//go:embed merge_conversations.sql
+var MergeConversations string
+
+// ReplaceAnswers replaces the conversation_answers of every touched
+// conversation with its staged answers; the last statement's row count is
+// the number of rows written.
+//
+//go:embed replace_answers.sql
+var ReplaceAnswers string
+
+// ReplaceBookings is ReplaceAnswers for conversation_bookings.
+//
+//go:embed replace_bookings.sql
+var ReplaceBookings string
+
+// MergeDimensions upserts the staged contacts, users, bots, websites and
+// audiences by id; a deleted (redacted) row marks the stored row deleted and
+// keeps its attributes.
+//
+//go:embed merge_dimensions.sql
+var MergeDimensions string
+
+// AppendRejects copies stage_rejects into _convsync_rejects.
+//
+//go:embed append_rejects.sql
+var AppendRejects string
+
+// Unstage drops the staging tables.
+//
+//go:embed unstage.sql
+var Unstage string
+
+// SaveState replaces the one row of _convsync_state. Parameters: $1 state
+// JSON, $2 time of the commit.
+//
+//go:embed save_state.sql
+var SaveState string
+
+// LoadState returns the stored state JSON (as text), no row if none.
+//
+//go:embed load_state.sql
+var LoadState string
+
+// RecordRun upserts a row of _convsync_runs by run_id. Parameters, in the
+// order of the table's columns: $1 run_id … $17 error.
+//
+//go:embed record_run.sql
+var RecordRun string
