@@ -2,8 +2,8 @@ package extract
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"strconv"
 	"strings"
 	"time"
@@ -76,21 +76,21 @@ func (a *Answer) UnmarshalJSON(b []byte) error {
 // such an item as a reject with the returned reason.
 func (c *Conversation) UnmarshalJSON(b []byte) error {
 	var aux struct {
-		ID                   string          `json:"id"`
-		Object               string          `json:"object"`
-		CreationTime         Time            `json:"creation_time"`
-		LastUpdatedTime      Time            `json:"last_updated_time"`
-		LastInteractedTime   Time            `json:"last_interacted_time"`
-		LastInteractedTimeSp Time            `json:"last_interacted_time "`
-		InitiatedBy          *string         `json:"initiated_by"`
-		Status               *string         `json:"status"`
-		Contact              Ref[Contact]    `json:"contact"`
-		Owner                Ref[User]       `json:"owner"`
-		Bot                  Ref[Bot]        `json:"bot"`
-		Website              Ref[Website]    `json:"website"`
-		Audience             Ref[Audience]   `json:"audience"`
-		Answers              []Answer        `json:"answers"`
-		Bookings             []*string       `json:"bookings"`
+		ID                   string        `json:"id"`
+		Object               string        `json:"object"`
+		CreationTime         Time          `json:"creation_time"`
+		LastUpdatedTime      Time          `json:"last_updated_time"`
+		LastInteractedTime   Time          `json:"last_interacted_time"`
+		LastInteractedTimeSp Time          `json:"last_interacted_time "`
+		InitiatedBy          *string       `json:"initiated_by"`
+		Status               *string       `json:"status"`
+		Contact              Ref[Contact]  `json:"contact"`
+		Owner                Ref[User]     `json:"owner"`
+		Bot                  Ref[Bot]      `json:"bot"`
+		Website              Ref[Website]  `json:"website"`
+		Audience             Ref[Audience] `json:"audience"`
+		Answers              []Answer      `json:"answers"`
+		Bookings             []*string     `json:"bookings"`
 	}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
@@ -170,7 +170,9 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
+	if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		s = string(b[1 : len(b)-1]) // no escapes: skip the decoder (hot path)
+	} else if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
 	s = strings.TrimSpace(s)
