@@ -133,7 +133,9 @@ func (p *Parquet) newWriter() *writer {
 func (w *writer) cols(table string) string { return strings.Join(w.p.cols[table], ", ") }
 
 // source is the relation of table's stored rows in partition part.
-func (w *writer) source(table, part string) string { return w.p.source(table, w.next.files(table, part)) }
+func (w *writer) source(table, part string) string {
+	return w.p.source(table, w.next.files(table, part))
+}
 
 func (w *writer) exec(ctx context.Context, what, q string, args ...any) error {
 	if _, err := w.conn.ExecContext(ctx, q, args...); err != nil {
