@@ -72,14 +72,15 @@ type Options struct {
 	// flight at the source are read by the next run. Default 0.
 	SettleLag time.Duration
 	// SliceSize splits the window into slices read oldest first; progress is
-	// durable slice by slice. Default 24h; a negative value means one slice.
+	// durable slice by slice. Default 30 days; a negative value means one slice.
 	SliceSize time.Duration
 	// BatchSize is how many conversations one commit holds at most (whole
 	// pages: a batch may exceed it by less than a page). Default 5000.
 	BatchSize int
 	// Queue is how many decoded pages may wait for the loader. Default 4.
 	Queue int
-	// Now is the clock. Default time.Now.
+	// Now is the source's clock: it sets the window's end. Default time.Now.
+	// (The ledger's start and end times are always wall-clock times.)
 	Now func() time.Time
 	// RunID names the run in the ledger and lineage columns. Default: a new
 	// time-ordered random id.
@@ -100,7 +101,7 @@ func (o *Options) defaults() {
 		o.Mode = Incremental
 	}
 	if o.SliceSize == 0 {
-		o.SliceSize = 24 * time.Hour
+		o.SliceSize = 30 * 24 * time.Hour
 	}
 	if o.SliceSize < 0 {
 		o.SliceSize = 0
@@ -115,7 +116,7 @@ func (o *Options) defaults() {
 		o.Now = time.Now
 	}
 	if o.RunID == "" {
-		o.RunID = NewRunID(o.Now())
+		o.RunID = NewRunID(time.Now())
 	}
 }
 
@@ -137,7 +138,7 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, er
 		return load.Run{}, fmt.Errorf("read sync state: %w", err)
 	}
 	p := plan(st, opts)
-	run := load.Run{ID: opts.RunID, Mode: string(opts.Mode), Start: opts.Now().UTC(), Status: "running"}
+	run := load.Run{ID: opts.RunID, Mode: string(opts.Mode), Start: time.Now().UTC(), Status: "running"}
 	if p.resume != nil {
 		run.ID = p.resume.RunID // a resumed run keeps its id: its rows and ledger stay one
 	}
@@ -147,7 +148,7 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, er
 	}
 	base := src.Stats()
 	err = execute(ctx, src, sink, st, p, &run, base, opts)
-	finish(&run, src.Stats(), base, opts.Now(), err)
+	finish(&run, src.Stats(), base, time.Now(), err)
 	// The final ledger row is written even when ctx was cancelled: it is what
 	// tells the user why the run stopped.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration, as read from YAML. Every key is
+// documented in config.example.yaml; defaults are set by defaultConfig.
+type Config struct {
+	Source    SourceConfig    `yaml:"source"`
+	Warehouse WarehouseConfig `yaml:"warehouse"`
+	Sync      SyncConfig      `yaml:"sync"`
+	Log       LogConfig       `yaml:"log"`
+}
+
+// SourceConfig is the OnceHub API side.
+type SourceConfig struct {
+	BaseURL    string        `yaml:"base_url"`
+	APIKey     Secret        `yaml:"api_key"`
+	APIKeyFile string        `yaml:"api_key_file"`
+	PageSize   int           `yaml:"page_size"`
+	Expand     []string      `yaml:"expand"`
+	Start      time.Time     `yaml:"start"`
+	Lookback   time.Duration `yaml:"lookback"`
+	SettleLag  time.Duration `yaml:"settle_lag"`
+	Slice      time.Duration `yaml:"slice"`
+	Timeout    time.Duration `yaml:"timeout"`
+	RateLimit  RateConfig    `yaml:"rate_limit"`
+	Retry      RetryConfig   `yaml:"retry"`
+}
+
+// RateConfig is the client-side rate limit; 0 disables a limit.
+type RateConfig struct {
+	PerSecond float64 `yaml:"per_second"`
+	Per5Min   int     `yaml:"per_5min"`
+}
+
+// RetryConfig bounds retries of transient failures.
+type RetryConfig struct {
+	MaxAttempts int           `yaml:"max_attempts"`
+	MaxElapsed  time.Duration `yaml:"max_elapsed"`
+}
+
+// WarehouseConfig is where the tables go.
+type WarehouseConfig struct {
+	Format  string        `yaml:"format"`
+	Path    string        `yaml:"path"`
+	Parquet ParquetConfig `yaml:"parquet"`
+}
+
+// ParquetConfig applies when Format is "parquet".
+type ParquetConfig struct {
+	Partition   string `yaml:"partition"`
+	Compression string `yaml:"compression"`
+}
+
+// SyncConfig tunes the pipeline.
+type SyncConfig struct {
+	BatchSize int `yaml:"batch_size"`
+}
+
+// LogConfig sets logging.
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+}
+
+// Secret is a string that never prints: fmt, logs and YAML output show it
+// masked.
+type Secret string
+
+// String masks the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "********"
+}
+
+// MarshalYAML masks the secret.
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
+
+// defaultConfig is the configuration before the file is applied.
+func defaultConfig() Config {
+	return Config{
+		Source: SourceConfig{
+			BaseURL:   "https://api.oncehub.com/v2",
+			PageSize:  100,
+			Expand:    []string{"contact", "owner", "bot", "website", "audience"},
+			Lookback:  10 * time.Minute,
+			SettleLag: time.Minute,
+			Slice:     30 * 24 * time.Hour,
+			Timeout:   30 * time.Second,
+			RateLimit: RateConfig{PerSecond: 5, Per5Min: 200},
+			Retry:     RetryConfig{MaxAttempts: 8, MaxElapsed: 5 * time.Minute},
+		},
+		Warehouse: WarehouseConfig{
+			Format:  "duckdb",
+			Path:    "convsync.duckdb",
+			Parquet: ParquetConfig{Partition: "month", Compression: "zstd"},
+		},
+		Sync: SyncConfig{BatchSize: 5000},
+		Log:  LogConfig{Level: "info", Format: "auto"},
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// loadConfig reads the YAML file at path (none: defaults only), expands
+// ${VAR} from getenv, fills the API key from ONCEHUB_API_KEY or
+// source.api_key_file when the file sets none, and validates the result
+// (the source part only if needSource: querying needs no API key). Every
+// problem is reported, each with its key.
+func loadConfig(path string, getenv func(string) string, needSource bool) (Config, error) {
+	cfg := defaultConfig()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+		var missing []string
+		text := envRef.ReplaceAllStringFunc(string(raw), func(m string) string {
+			name := envRef.FindStringSubmatch(m)[1]
+			v := getenv(name)
+			if v == "" {
+				missing = append(missing, name)
+			}
+			return v
+		})
+		if len(missing) > 0 {
+			return cfg, fmt.Errorf("config %s: environment variables not set: %s", path, strings.Join(missing, ", "))
+		}
+		dec := yaml.NewDecoder(bytes.NewReader([]byte(text)))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if cfg.Source.APIKey == "" {
+		cfg.Source.APIKey = Secret(getenv("ONCEHUB_API_KEY"))
+	}
+	if cfg.Source.APIKey == "" && cfg.Source.APIKeyFile != "" {
+		b, err := os.ReadFile(cfg.Source.APIKeyFile)
+		if err != nil {
+			return cfg, fmt.Errorf("source.api_key_file: %w", err)
+		}
+		cfg.Source.APIKey = Secret(strings.TrimSpace(string(b)))
+	}
+	return cfg, cfg.validate(needSource)
+}
+
+// validate reports every problem of the configuration, one per line, each
+// with its key path.
+func (c Config) validate(needSource bool) error {
+	var p []string
+	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
+	if needSource {
+		p = c.Source.problems()
+	}
+	switch c.Warehouse.Format {
+	case "duckdb", "parquet":
+	default:
+		add("warehouse.format", "must be duckdb or parquet, got %q", c.Warehouse.Format)
+	}
+	if c.Warehouse.Path == "" {
+		add("warehouse.path", "required")
+	}
+	switch c.Warehouse.Parquet.Partition {
+	case "month", "day", "none":
+	default:
+		add("warehouse.parquet.partition", "must be month, day or none, got %q", c.Warehouse.Parquet.Partition)
+	}
+	switch c.Warehouse.Parquet.Compression {
+	case "zstd", "snappy", "gzip", "uncompressed":
+	default:
+		add("warehouse.parquet.compression", "must be zstd, snappy, gzip or uncompressed, got %q", c.Warehouse.Parquet.Compression)
+	}
+	if c.Sync.BatchSize < 1 {
+		add("sync.batch_size", "must be at least 1, got %d", c.Sync.BatchSize)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "json", "text":
+	default:
+		add("log.format", "must be auto, json or text, got %q", c.Log.Format)
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return &ConfigError{Problems: p}
+}
+
+// ConfigError lists every problem found in a configuration.
+type ConfigError struct{ Problems []string }
+
+func (e *ConfigError) Error() string {
+	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// problems lists what is wrong with the source settings.
+func (c SourceConfig) problems() []string {
+	var p []string
+	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
+	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("source.base_url", "must be an http(s) URL, got %q", c.BaseURL)
+	}
+	if c.APIKey == "" {
+		add("source.api_key", "empty: set ONCEHUB_API_KEY, source.api_key (e.g. ${MY_VAR}) or source.api_key_file")
+	}
+	if c.PageSize < 1 || c.PageSize > 100 {
+		add("source.page_size", "must be 1..100, got %d", c.PageSize)
+	}
+	for i, e := range c.Expand {
+		switch strings.TrimPrefix(e, "data.") {
+		case "contact", "owner", "bot", "website", "audience":
+		default:
+			add(fmt.Sprintf("source.expand[%d]", i), "must be one of contact, owner, bot, website, audience, got %q", e)
+		}
+	}
+	if c.Start.IsZero() {
+		add("source.start", "required: the time the first sync starts from (RFC 3339, e.g. 2024-01-01T00:00:00Z)")
+	}
+	for key, d := range map[string]time.Duration{"source.lookback": c.Lookback, "source.settle_lag": c.SettleLag, "source.slice": c.Slice} {
+		if d < 0 {
+			add(key, "must not be negative, got %s", d)
+		}
+	}
+	if c.Timeout <= 0 {
+		add("source.timeout", "must be positive, got %s", c.Timeout)
+	}
+	if c.RateLimit.PerSecond < 0 || c.RateLimit.Per5Min < 0 {
+		add("source.rate_limit", "must not be negative (0 disables a limit)")
+	}
+	if c.Retry.MaxAttempts < 1 {
+		add("source.retry.max_attempts", "must be at least 1, got %d", c.Retry.MaxAttempts)
+	}
+	return p
+}

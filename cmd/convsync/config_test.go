@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func writeFile(t *testing.T, name, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestConfig_ExampleIsValid keeps config.example.yaml loadable and its values
+// equal to the defaults it claims to show.
+func TestConfig_ExampleIsValid(t *testing.T) {
+	cfg, err := loadConfig("../../config.example.yaml", envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := defaultConfig()
+	want.Source.APIKey = "k"
+	want.Source.Start = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	if got, w := cfg.Source, want.Source; got.BaseURL != w.BaseURL || got.PageSize != w.PageSize ||
+		got.Lookback != w.Lookback || got.SettleLag != w.SettleLag || got.Slice != w.Slice ||
+		got.RateLimit != w.RateLimit || got.Retry != w.Retry || !got.Start.Equal(w.Start) || got.APIKey != "k" {
+		t.Errorf("source = %+v, want %+v", got, w)
+	}
+	if cfg.Warehouse != want.Warehouse || cfg.Sync != want.Sync || cfg.Log != want.Log {
+		t.Errorf("config = %+v, want %+v", cfg, want)
+	}
+}
+
+func TestConfig_ExpandsEnvironment(t *testing.T) {
+	p := writeFile(t, "c.yaml", "source:\n  api_key: ${KEY}\n  start: 2025-01-01T00:00:00Z\nwarehouse:\n  path: ${DIR}/w.duckdb\n")
+	cfg, err := loadConfig(p, envOf(map[string]string{"KEY": "secret", "DIR": "/data"}), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Source.APIKey != "secret" || cfg.Warehouse.Path != "/data/w.duckdb" {
+		t.Errorf("got key %q path %q", string(cfg.Source.APIKey), cfg.Warehouse.Path)
+	}
+	_, err = loadConfig(p, envOf(map[string]string{"KEY": "secret"}), true)
+	if err == nil || !strings.Contains(err.Error(), "DIR") {
+		t.Errorf("unset variable: err = %v, want it named", err)
+	}
+}
+
+func TestConfig_KeyFromFile(t *testing.T) {
+	key := writeFile(t, "key", "from-file\n")
+	p := writeFile(t, "c.yaml", "source:\n  api_key_file: "+key+"\n  start: 2025-01-01T00:00:00Z\n")
+	cfg, err := loadConfig(p, envOf(nil), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Source.APIKey != "from-file" {
+		t.Errorf("api key = %q", string(cfg.Source.APIKey))
+	}
+}
+
+// TestConfig_ReportsEveryProblem: one error lists each bad key with its path.
+func TestConfig_ReportsEveryProblem(t *testing.T) {
+	p := writeFile(t, "c.yaml", `source:
+  base_url: ftp://x
+  page_size: 500
+  expand: [contact, nope]
+  lookback: -1m
+warehouse:
+  format: csv
+  parquet: {partition: year}
+log: {level: loud}
+`)
+	_, err := loadConfig(p, envOf(nil), true)
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want *ConfigError", err)
+	}
+	for _, want := range []string{
+		"source.base_url", "source.api_key", "source.page_size: must be 1..100, got 500",
+		"source.expand[1]", "source.start", "source.lookback", "warehouse.format",
+		"warehouse.parquet.partition", "log.level",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if exitCode(err) != exitConfig {
+		t.Errorf("exit code = %d, want %d", exitCode(err), exitConfig)
+	}
+}
+
+func TestConfig_UnknownKeyIsAnError(t *testing.T) {
+	p := writeFile(t, "c.yaml", "source:\n  page_sise: 10\n")
+	if _, err := loadConfig(p, envOf(nil), true); err == nil || !strings.Contains(err.Error(), "page_sise") {
+		t.Errorf("err = %v, want the unknown key named", err)
+	}
+}
+
+func TestSecret_NeverPrints(t *testing.T) {
+	s := Secret("abc123")
+	for _, got := range []string{s.String(), fmt.Sprint(s), fmt.Sprintf("%+v %q", Config{Source: SourceConfig{APIKey: s}}, s)} {
+		if strings.Contains(got, "abc123") {
+			t.Errorf("secret printed: %q", got)
+		}
+	}
+}

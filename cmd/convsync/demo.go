@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/convsync/convsync/extract/oncehubtest"
+	"github.com/convsync/convsync/load"
+	"github.com/convsync/convsync/pipeline"
+)
+
+func runSimulate(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "simulate")
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	n := fs.Int("conversations", 1000, "conversations generated at start")
+	seed := fs.Uint64("seed", 1, "seed of the generated data")
+	key := fs.String("api-key", "test-key", "the API key the simulator accepts")
+	limits := fs.Bool("rate-limits", true, "enforce OnceHub's rate limits (5 req/s per key, 200 req/5 min per client)")
+	live := fs.Bool("live", true, "follow the wall clock: new and updated conversations appear as time passes")
+	quiet := fs.Bool("quiet", false, "do not log requests")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	opts := oncehubtest.Options{Seed: *seed, Conversations: *n, APIKey: *key, Live: *live}
+	if *limits {
+		opts.RatePerSecond, opts.RatePer5Minutes = oncehubtest.RatePerSecond, oncehubtest.RatePer5Minutes
+	}
+	var logw io.Writer = e.stderr
+	if *quiet {
+		logw = nil
+	}
+	return oncehubtest.Serve(ctx, *addr, opts, logw)
+}
+
+// demoConfig is written beside the demo warehouse so that `convsync sql`,
+// `status` and `sync` (against `convsync simulate`) work on it afterwards.
+const demoConfig = `# Written by convsync demo. Serve data with: convsync simulate
+source:
+  base_url: http://127.0.0.1:8080/v2
+  api_key: test-key
+  start: %s
+warehouse:
+  format: duckdb
+  path: %s
+`
+
+func runDemo(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "demo")
+	dir := fs.String("dir", "convsync-demo", "folder for the demo warehouse (replaced if present)")
+	n := fs.Int("conversations", 3000, "conversations in the simulator")
+	seed := fs.Uint64("seed", 1, "seed of the generated data")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	w := e.stdout
+	sim := oncehubtest.New(oncehubtest.Options{Seed: *seed, Conversations: *n,
+		RatePerSecond: oncehubtest.RatePerSecond, RatePer5Minutes: oncehubtest.RatePer5Minutes})
+	srv := httptest.NewServer(sim)
+	defer srv.Close()
+	fmt.Fprintf(w, "Started the OnceHub simulator at %s/v2: %d conversations over 180 days, OnceHub's rate limits on.\n", srv.URL, sim.Len())
+
+	path := filepath.Join(*dir, "warehouse.duckdb")
+	if err := resetDemo(*dir, path); err != nil {
+		return err
+	}
+	cfg := defaultConfig()
+	cfg.Source.BaseURL, cfg.Source.APIKey = srv.URL+"/v2", Secret(sim.APIKey())
+	cfg.Source.Start = sim.Now().Add(-200 * 24 * time.Hour).Truncate(24 * time.Hour)
+	cfg.Source.SettleLag = 0
+	cfg.Warehouse.Path = path
+	cfg.Log.Format = "text"
+	if err := cfg.validate(true); err != nil {
+		return err
+	}
+	cfgText := fmt.Sprintf(demoConfig, cfg.Source.Start.Format(time.RFC3339), path)
+	if err := os.WriteFile(filepath.Join(*dir, "convsync.yaml"), []byte(cfgText), 0o644); err != nil {
+		return err
+	}
+	log := newLogger(io.Discard, cfg.Log)
+	opts := pipeline.Options{Now: sim.Now}
+
+	fmt.Fprintf(w, "\nRun 1: first sync into %s (everything since %s)\n", path, cfg.Source.Start.Format(time.DateOnly))
+	r, err := syncOnce(ctx, cfg, log, opts)
+	if err != nil {
+		return err
+	}
+	printRun(w, r)
+	for i, step := range []time.Duration{6 * time.Hour, 24 * time.Hour} {
+		d := sim.Advance(step)
+		fmt.Fprintf(w, "\nThe simulator's clock moves %s: %d new conversations, %d updated (answers added, edited, removed; statuses closed).\n",
+			step, len(d.Created), len(d.Updated))
+		fmt.Fprintf(w, "Run %d: incremental sync, only the changes move\n", i+2)
+		if r, err = syncOnce(ctx, cfg, log, opts); err != nil {
+			return err
+		}
+		printRun(w, r)
+	}
+	return demoQueries(ctx, cfg, w, *dir)
+}
+
+// resetDemo empties the demo folder's warehouse so every demo starts fresh.
+func resetDemo(dir, path string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("demo folder: %w", err)
+	}
+	for _, p := range []string{path, path + ".wal"} {
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("reset demo warehouse: %w", err)
+		}
+	}
+	return nil
+}
+
+func printRun(w io.Writer, r load.Run) {
+	secs := 0.0
+	if r.End != nil {
+		secs = r.End.Sub(r.Start).Seconds()
+	}
+	window := "empty window"
+	if r.WindowLo != nil && r.WindowHi != nil {
+		window = fmt.Sprintf("window [%s, %s)", r.WindowLo.Format(time.RFC3339), r.WindowHi.Format(time.RFC3339))
+	}
+	fmt.Fprintf(w, "  %s %s in %.1fs, %s\n", r.ID, r.Status, secs, window)
+	fmt.Fprintf(w, "  conversations: %d inserted, %d updated, %d unchanged; %d answer/booking rows written; %d rejected\n",
+		r.Inserted, r.Updated, r.Unchanged, r.ChildRows, r.Rejected)
+	fmt.Fprintf(w, "  API: %d calls for %d pages, %d retries, %d answered 429\n", r.APICalls, r.Pages, r.Retries, r.RateLimited)
+}
+
+func demoQueries(ctx context.Context, cfg Config, w io.Writer, dir string) error {
+	wh, err := load.OpenDuckDB(ctx, cfg.Warehouse.Path, load.DuckDBOptions{})
+	if err != nil {
+		return err
+	}
+	defer wh.Close()
+	for _, q := range []struct{ title, sql string }{
+		{"Conversations by status", demoStatusSQL},
+		{"The most answered questions (conversation_answers, long format)", demoAnswersSQL},
+		{"The run ledger (_convsync_runs)", demoRunsSQL},
+	} {
+		fmt.Fprintf(w, "\n%s:\n", q.title)
+		if err := query(ctx, wh.DB(), w, "table", q.sql); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "\nQuery it yourself:\n  go run ./cmd/convsync sql --config %s \"SELECT * FROM conversations LIMIT 5\"\n  go run ./cmd/convsync status --config %s\n",
+		filepath.Join(dir, "convsync.yaml"), filepath.Join(dir, "convsync.yaml"))
+	return nil
+}
+
+const demoStatusSQL = `SELECT coalesce(status, 'NULL') AS status, count(*) AS conversations,
+	round(avg(answer_count), 2) AS avg_answers, sum(booking_count) AS bookings
+FROM conversations GROUP BY ALL ORDER BY conversations DESC`
+
+const demoAnswersSQL = `SELECT question, count(*) AS answers, count(DISTINCT value) AS distinct_values
+FROM conversation_answers GROUP BY question ORDER BY answers DESC, question LIMIT 8`
+
+const demoRunsSQL = `SELECT run_id, mode, status, inserted, updated, unchanged, child_rows, api_calls, rate_limited
+FROM _convsync_runs ORDER BY started_at`

@@ -1,0 +1,155 @@
+// Command convsync keeps an analytics warehouse (DuckDB or Parquet) in sync
+// with OnceHub chatbot conversations. See README.md for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/convsync/convsync/load"
+)
+
+// Exit codes, documented in README.md.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitConfig   = 2 // bad flags or configuration; nothing was written
+	exitLocked   = 3 // another run holds the warehouse lock
+	exitSignaled = 128
+)
+
+func main() {
+	ctx, cancel := context.WithCancel(context.Background())
+	var sig atomic.Int32
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := (<-ch).(syscall.Signal)
+		sig.Store(int32(s))
+		cancel()
+		<-ch // a second signal stops at once
+		os.Exit(exitSignaled + int(s))
+	}()
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	if s := sig.Load(); s != 0 && code != exitOK {
+		code = exitSignaled + int(s)
+	}
+	cancel()
+	os.Exit(code)
+}
+
+// env is what a command may use of the outside world.
+type env struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+}
+
+// command is one subcommand: it parses its own flags and does its work.
+type command struct {
+	name, args, help string
+	run              func(ctx context.Context, e env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{"sync", "[--config FILE] [--full-refresh]", "run one incremental sync and exit", runSync},
+		{"demo", "[--dir DIR] [--conversations N]", "sync the built-in simulator into DIR/warehouse.duckdb, twice, and show the result", runDemo},
+		{"simulate", "[--addr HOST:PORT] [--conversations N] [--seed S]", "serve the OnceHub API simulator", runSimulate},
+		{"sql", "[--config FILE] [--format table|csv|json] QUERY", "run a read-only SQL query against the warehouse", runSQL},
+		{"status", "[--config FILE]", "show the sync cursor, the last runs and row counts", runStatus},
+	}
+}
+
+// run is the whole program; main only gathers its arguments. It returns the
+// process exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	e := env{getenv: getenv, stdout: stdout, stderr: stderr}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stdout)
+		if len(args) == 0 {
+			return exitConfig
+		}
+		return exitOK
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(ctx, e, args[1:])
+			if err != nil && !errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(stderr, "convsync %s: %v\n", c.name, err)
+			}
+			return exitCode(err)
+		}
+	}
+	fmt.Fprintf(stderr, "convsync: unknown command %q\n\n", args[0])
+	usage(stderr)
+	return exitConfig
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: convsync COMMAND [flags]\n\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n  %-9s   %s\n", c.name, c.args, "", c.help)
+	}
+	fmt.Fprintln(w, "\nRun 'convsync COMMAND -h' for a command's flags.")
+}
+
+// usageError is a bad command line.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func exitCode(err error) int {
+	var cfgErr *ConfigError
+	var useErr usageError
+	var lockErr *load.LockedError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &cfgErr), errors.As(err, &useErr):
+		return exitConfig
+	case errors.As(err, &lockErr):
+		return exitLocked
+	default:
+		return exitFailure
+	}
+}
+
+// newFlags returns a flag set that reports errors instead of exiting.
+func newFlags(e env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("convsync "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+// parse parses args, turning a flag error into a usage error.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	return nil
+}
+
+// configPath is --config, else $CONVSYNC_CONFIG, else convsync.yaml if it
+// exists, else none (defaults and environment only).
+func configPath(e env, flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	if p := e.getenv("CONVSYNC_CONFIG"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("convsync.yaml"); err == nil {
+		return "convsync.yaml"
+	}
+	return ""
+}

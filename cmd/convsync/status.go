@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/convsync/convsync/load"
+)
+
+func runStatus(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "status")
+	cfgFlag := fs.String("config", "", "config file (default $CONVSYNC_CONFIG, else ./convsync.yaml if present)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, false)
+	if err != nil {
+		return err
+	}
+	wh, err := openWarehouse(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer wh.Close()
+	st, err := wh.State(ctx)
+	if err != nil {
+		return err
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "warehouse: %s (%s)\n", cfg.Warehouse.Path, cfg.Warehouse.Format)
+	if st.Watermark.IsZero() {
+		fmt.Fprintln(w, "watermark: none (never synced)")
+	} else {
+		fmt.Fprintf(w, "watermark: %s (everything updated before it is loaded)\n", st.Watermark.Format(time.RFC3339Nano))
+	}
+	printProgress(w, "interrupted run", st.Pending)
+	printProgress(w, "interrupted backfill", st.Backfill)
+	fmt.Fprintln(w, "\nlast runs:")
+	if err := query(ctx, wh.DB(), w, "table", statusRunsSQL); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nrows:")
+	return query(ctx, wh.DB(), w, "table", statusCountsSQL)
+}
+
+// printProgress says where an interrupted run will resume, if there is one.
+func printProgress(w io.Writer, name string, p *load.Progress) {
+	if p == nil {
+		return
+	}
+	at := "its first page"
+	if p.After != "" {
+		at = "the page after " + p.After
+	}
+	fmt.Fprintf(w, "%s: %s, window [%s, %s), resumes in slice [%s, %s) at %s\n", name, p.RunID,
+		p.WindowLo.Format(time.RFC3339Nano), p.WindowHi.Format(time.RFC3339Nano),
+		p.SliceLo.Format(time.RFC3339Nano), p.SliceHi.Format(time.RFC3339Nano), at)
+}
+
+const statusRunsSQL = `SELECT run_id, mode, status, started_at, ended_at, inserted, updated, unchanged,
+	child_rows, rejected, api_calls, retries, rate_limited, error
+FROM _convsync_runs ORDER BY started_at DESC LIMIT 10`
+
+const statusCountsSQL = `SELECT 'conversations' AS "table", count(*) AS "rows" FROM conversations
+UNION ALL SELECT 'conversation_answers', count(*) FROM conversation_answers
+UNION ALL SELECT 'conversation_bookings', count(*) FROM conversation_bookings
+UNION ALL SELECT 'contacts', count(*) FROM contacts
+UNION ALL SELECT 'users', count(*) FROM users
+UNION ALL SELECT 'bots', count(*) FROM bots
+UNION ALL SELECT 'websites', count(*) FROM websites
+UNION ALL SELECT 'audiences', count(*) FROM audiences
+UNION ALL SELECT '_convsync_rejects', count(*) FROM _convsync_rejects`
