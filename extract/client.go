@@ -227,7 +227,7 @@ func (c *Client) page(ctx context.Context, w Window, after string) (Page, error)
 	if p.Next, err = nextCursor(env, strings.Join(r.Header.Values("Link"), ", ")); err != nil {
 		return Page{}, fmt.Errorf("%w (request %s)", err, p.RequestID)
 	}
-	if p.Next == after {
+	if p.Next != "" && p.Next == after {
 		return Page{}, fmt.Errorf("API repeated cursor %s (request %s)", after, p.RequestID)
 	}
 	return p, nil

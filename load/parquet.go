@@ -106,7 +106,7 @@ func OpenParquet(ctx context.Context, dir string, opts ParquetOptions) (*Parquet
 	return p, nil
 }
 
-func openParquet(ctx context.Context, dir string, opts ParquetOptions) (p *Parquet, err error) {
+func openParquet(ctx context.Context, dir string, opts ParquetOptions) (_ *Parquet, err error) {
 	if err := validateParquet(&opts); err != nil {
 		return nil, err
 	}
@@ -121,7 +121,7 @@ func openParquet(ctx context.Context, dir string, opts ParquetOptions) (p *Parqu
 	if err != nil {
 		return nil, err
 	}
-	p = &Parquet{dir: abs, opts: opts, lock: lock, now: time.Now}
+	p := &Parquet{dir: abs, opts: opts, lock: lock, now: time.Now}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, p.Close())

@@ -128,22 +128,17 @@ func loadConfig(path string, getenv func(string) string, needSource bool) (Confi
 		if err != nil {
 			return cfg, fmt.Errorf("read config: %w", err)
 		}
-		var missing []string
-		text := envRef.ReplaceAllStringFunc(string(raw), func(m string) string {
-			name := envRef.FindStringSubmatch(m)[1]
-			v := getenv(name)
-			if v == "" {
-				missing = append(missing, name)
-			}
-			return v
-		})
-		if len(missing) > 0 {
+		var doc yaml.Node
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+		if missing := expandEnv(&doc, getenv); len(missing) > 0 {
 			return cfg, fmt.Errorf("config %s: environment variables not set: %s", path, strings.Join(missing, ", "))
 		}
-		dec := yaml.NewDecoder(bytes.NewReader([]byte(text)))
-		dec.KnownFields(true)
-		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
-			return cfg, fmt.Errorf("config %s: %w", path, err)
+		if len(doc.Content) > 0 {
+			if err := decodeStrict(&doc, &cfg); err != nil {
+				return cfg, fmt.Errorf("config %s: %w", path, err)
+			}
 		}
 	}
 	if cfg.Source.APIKey == "" {
@@ -249,4 +244,40 @@ func (c SourceConfig) problems() []string {
 		add("source.retry.max_attempts", "must be at least 1, got %d", c.Retry.MaxAttempts)
 	}
 	return p
+}
+
+// expandEnv replaces ${VAR} in every scalar value of the document (comments
+// are left alone) and returns the names of variables that are not set.
+func expandEnv(n *yaml.Node, getenv func(string) string) (missing []string) {
+	if n.Kind == yaml.ScalarNode && envRef.MatchString(n.Value) {
+		if n.Style == 0 {
+			n.Tag = "" // a plain scalar is typed by its expanded value: page_size: ${N}
+		}
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+			name := envRef.FindStringSubmatch(m)[1]
+			v := getenv(name)
+			if v == "" {
+				missing = append(missing, name)
+			}
+			return v
+		})
+	}
+	for _, c := range n.Content {
+		missing = append(missing, expandEnv(c, getenv)...)
+	}
+	return missing
+}
+
+// decodeStrict decodes the document into v, rejecting unknown keys.
+func decodeStrict(doc *yaml.Node, v any) error {
+	b, err := yaml.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
 }

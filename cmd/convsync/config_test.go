@@ -44,15 +44,15 @@ func TestConfig_ExampleIsValid(t *testing.T) {
 }
 
 func TestConfig_ExpandsEnvironment(t *testing.T) {
-	p := writeFile(t, "c.yaml", "source:\n  api_key: ${KEY}\n  start: 2025-01-01T00:00:00Z\nwarehouse:\n  path: ${DIR}/w.duckdb\n")
-	cfg, err := loadConfig(p, envOf(map[string]string{"KEY": "secret", "DIR": "/data"}), true)
+	p := writeFile(t, "c.yaml", "# ${NOT_A_VALUE} in a comment\nsource:\n  api_key: ${KEY}\n  page_size: ${SIZE}\n  start: 2025-01-01T00:00:00Z\nwarehouse:\n  path: ${DIR}/w.duckdb\n")
+	cfg, err := loadConfig(p, envOf(map[string]string{"KEY": "secret", "DIR": "/data", "SIZE": "50"}), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Source.APIKey != "secret" || cfg.Warehouse.Path != "/data/w.duckdb" {
+	if cfg.Source.APIKey != "secret" || cfg.Warehouse.Path != "/data/w.duckdb" || cfg.Source.PageSize != 50 {
 		t.Errorf("got key %q path %q", string(cfg.Source.APIKey), cfg.Warehouse.Path)
 	}
-	_, err = loadConfig(p, envOf(map[string]string{"KEY": "secret"}), true)
+	_, err = loadConfig(p, envOf(map[string]string{"KEY": "secret", "SIZE": "50"}), true)
 	if err == nil || !strings.Contains(err.Error(), "DIR") {
 		t.Errorf("unset variable: err = %v, want it named", err)
 	}
