@@ -214,3 +214,25 @@ func TestCorrupt_ServesTheInvalidItem(t *testing.T) {
 		t.Errorf("after Repair: %s", r.body)
 	}
 }
+
+// TestServer_ConcurrentUse pages while the clock advances and tests mutate;
+// run with -race.
+func TestServer_ConcurrentUse(t *testing.T) {
+	s, base := newTest(t, Options{Seed: 19, Conversations: 500})
+	id := s.Conversations()[0].ID
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			s.AdvanceN(time.Minute, 2, 5)
+			_ = s.Update(id, time.Time{}, func(c *Conversation) { c.Bookings = nil })
+			_ = s.Truth()
+		}
+	}()
+	for range 5 {
+		if got := pageAll(t, base, "/conversations?limit=100&expand=data.contact"); len(got) < 500 {
+			t.Errorf("paged %d conversations", len(got))
+		}
+	}
+	<-done
+}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -202,11 +203,14 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 		apiErr.write(w)
 		return
 	}
+	buf := bodyPool.Get().(*[]byte)
+	defer bodyPool.Put(buf)
 	s.mu.RLock()
 	p, apiErr := s.query(lq)
 	var body []byte
 	if apiErr == nil {
-		body = s.appendList(make([]byte, 0, 64+len(p.items)*900), p, lq.exp)
+		body = s.appendList((*buf)[:0], p, lq.exp)
+		*buf = body
 	}
 	s.mu.RUnlock()
 	if apiErr != nil {
@@ -218,6 +222,10 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, body)
 }
+
+// bodyPool recycles page buffers: pages of up to 100 expanded items are
+// large, and a paging pass makes thousands of them.
+var bodyPool = sync.Pool{New: func() any { return new([]byte) }}
 
 func (s *Server) appendList(b []byte, p page, exp expandSet) []byte {
 	b = append(b, `{"object":"list","data":[`...)

@@ -127,13 +127,13 @@ func (w *itemWriter) ref(s *Server, k, id string, expand, emptyForNull bool) {
 	if !w.field(k) {
 		return
 	}
-	switch d := s.dims[id]; {
+	switch {
 	case id == "" && emptyForNull && !expand:
 		w.b = append(w.b, `""`...)
 	case id == "":
 		w.b = append(w.b, "null"...)
-	case expand && d != nil:
-		w.b = append(w.b, d.json...)
+	case expand && s.dims[id] != nil:
+		w.b = append(w.b, s.dims[id].json...)
 	default:
 		w.b = appendString(w.b, id)
 	}
