@@ -141,7 +141,7 @@ func openParquet(ctx context.Context, dir string, opts ParquetOptions) (_ *Parqu
 	if p.conn, err = p.db.Conn(ctx); err != nil {
 		return nil, err
 	}
-	setup := "ATTACH ':memory:' AS " + work + "; USE " + work + ";\n" + sqlfiles.Schema
+	setup := "LOAD json; ATTACH ':memory:' AS " + work + "; USE " + work + ";\n" + sqlfiles.Schema
 	if _, err := p.conn.ExecContext(ctx, setup); err != nil {
 		return nil, fmt.Errorf("create scratch schema: %w", err)
 	}
@@ -195,9 +195,11 @@ func (p *Parquet) adoptPartition() error {
 	return nil
 }
 
-// columns lists every table's columns in schema order.
+// columns lists every table's columns in schema order as SELECT
+// expressions, cast to their schema type where the staging tables hold
+// another (JSON is staged as VARCHAR), so every file has the schema's types.
 func columns(ctx context.Context, conn *sql.Conn) (map[string][]string, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT table_name, column_name FROM information_schema.columns
+	rows, err := conn.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
 		WHERE table_catalog = '`+work+`' ORDER BY table_name, ordinal_position`)
 	if err != nil {
 		return nil, fmt.Errorf("list columns: %w", err)
@@ -205,9 +207,12 @@ func columns(ctx context.Context, conn *sql.Conn) (map[string][]string, error) {
 	defer rows.Close()
 	cols := map[string][]string{}
 	for rows.Next() {
-		var t, c string
-		if err := rows.Scan(&t, &c); err != nil {
+		var t, c, typ string
+		if err := rows.Scan(&t, &c, &typ); err != nil {
 			return nil, err
+		}
+		if typ == "JSON" {
+			c = c + "::JSON AS " + c
 		}
 		cols[t] = append(cols[t], c)
 	}
