@@ -1,3 +1,7 @@
+// Package extract reads conversations from the OnceHub REST API v2: a Client
+// that lists them page by page over a Window of last_updated_time, under the
+// API's rate limits, retrying what is transient, and decoding each item on
+// its own so that one malformed item becomes a Reject, not a failed run.
 package extract
 
 import (
@@ -72,7 +76,9 @@ type Client struct {
 }
 
 // Stats count a Client's work since New. APICalls counts every HTTP request
-// sent, retries included; Retries the retried attempts; RateLimited the 429
+// sent, retries included (net/http itself silently resends a GET whose
+// reused keep-alive connection was closed before any answer; such a resend
+// is not counted); Retries the retried attempts; RateLimited the 429
 // answers; Pages the list pages returned to a Pages callback.
 type Stats struct {
 	APICalls    int64
