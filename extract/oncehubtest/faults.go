@@ -29,6 +29,8 @@ func (s *Server) Fail(n, status int, retryAfter time.Duration) {
 
 // Drop makes the next n list or get requests fail at the network level: the
 // connection is closed without a response (the request log records status 0).
+// It aborts the handler with http.ErrAbortHandler, so serve through an
+// http.Server (httptest.NewServer), not a ResponseRecorder.
 func (s *Server) Drop(n int) {
 	s.faults.push(n, fault{})
 }

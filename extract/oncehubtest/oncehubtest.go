@@ -8,6 +8,14 @@
 // deterministically from a seed, on a data clock the caller advances
 // (Advance), and the server keeps a request log so tests can count API calls.
 //
+// Paging semantics chosen where OnceHub is silent: the order is
+// (creation_time desc, id desc); `after` pages toward older items, `before`
+// returns the limit items just newer than the cursor, and has_more always
+// means "more in the direction of travel". An unknown cursor id is a 400
+// "No such conversation: '<id>'" with param after/before. Link carries
+// rel="next" when older matches exist and rel="previous" when newer ones do
+// (none on an empty page). Filter values are truncated to the millisecond.
+//
 // The package imports nothing else from convsync: it plays the server.
 package oncehubtest
 
