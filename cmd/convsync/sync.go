@@ -66,10 +66,19 @@ func newClient(cfg Config) (*extract.Client, error) {
 		Expand:          s.Expand,
 		RatePerSecond:   s.RateLimit.PerSecond,
 		RequestsPer5Min: s.RateLimit.Per5Min,
-		MaxRetries:      s.Retry.MaxAttempts - 1,
+		MaxRetries:      retries(s.Retry.MaxAttempts),
 		MaxElapsed:      s.Retry.MaxElapsed,
 		HTTPClient:      &http.Client{Timeout: s.Timeout},
 	})
+}
+
+// retries is the client's MaxRetries for max_attempts (1 = no retry, which
+// the client spells as a negative number).
+func retries(attempts int) int {
+	if attempts <= 1 {
+		return -1
+	}
+	return attempts - 1
 }
 
 // syncOnce runs one sync with the configuration and logs its summary line.
