@@ -172,7 +172,7 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 	if err := d.step(ctx, "conversations", func() error { return mergeConversations(ctx, conn, &c) }); err != nil {
 		return c, err
 	}
-	if err := d.step(ctx, "children", func() error { return replaceChildren(ctx, conn, &c) }); err != nil {
+	if err := d.step(ctx, "children", func() error { return replaceChildren(ctx, conn, b, run.ID, now, &c) }); err != nil {
 		return c, err
 	}
 	if err := d.step(ctx, "dimensions", func() error { return exec(ctx, conn, "merge dimensions", sqlfiles.MergeDimensions) }); err != nil {
@@ -237,22 +237,38 @@ func mergeConversations(ctx context.Context, conn *sql.Conn, c *Counts) error {
 	return nil
 }
 
-func replaceChildren(ctx context.Context, conn *sql.Conn, c *Counts) error {
-	for _, s := range []struct{ what, script string }{
-		{"replace answers", sqlfiles.ReplaceAnswers},
-		{"replace bookings", sqlfiles.ReplaceBookings},
-	} {
-		res, err := conn.ExecContext(ctx, s.script)
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.what, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("%s: %w", s.what, err)
-		}
-		c.ChildRows += n
+// replaceChildren deletes the stored child rows of the replaced
+// conversations and appends the batch's child rows of every touched one.
+func replaceChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string, now time.Time, c *Counts) error {
+	if err := exec(ctx, conn, "delete child rows", sqlfiles.DeleteChildren); err != nil {
+		return err
 	}
-	return nil
+	touched, err := touchedIDs(ctx, conn, c.Inserted+c.Updated)
+	if err != nil {
+		return err
+	}
+	c.ChildRows, err = appendChildren(ctx, conn, b, touched, runID, now)
+	return err
+}
+
+func touchedIDs(ctx context.Context, conn *sql.Conn, n int64) (map[string]bool, error) {
+	rows, err := conn.QueryContext(ctx, sqlfiles.TouchedIDs)
+	if err != nil {
+		return nil, fmt.Errorf("read touched ids: %w", err)
+	}
+	defer rows.Close()
+	ids := make(map[string]bool, n)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("read touched ids: %w", err)
+		}
+		ids[id] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read touched ids: %w", err)
+	}
+	return ids, nil
 }
 
 func saveState(ctx context.Context, conn *sql.Conn, state []byte, now time.Time, run Run) error {

@@ -28,8 +28,6 @@ func stage(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string
 		return errors.Join(
 			appendRows(ctx, c, "stage_run", 2, []string{runID}, func(id string, v []driver.Value) { v[0], v[1] = id, now }),
 			appendRows(ctx, c, "stage_conversations", 14, b.Conversations, conversationValues),
-			appendRows(ctx, c, "stage_answers", 6, b.Answers, answerValues),
-			appendRows(ctx, c, "stage_bookings", 3, b.Bookings, bookingValues),
 			appendRows(ctx, c, "stage_contacts", 28, b.Contacts, contactValues),
 			appendRows(ctx, c, "stage_users", 9, b.Users, userValues),
 			appendRows(ctx, c, "stage_bots", 3, b.Bots, botValues),
@@ -44,15 +42,64 @@ func stage(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string
 	return nil
 }
 
+// appendChildren appends the answers and bookings of the touched
+// conversations straight to their tables, stamped with runID and now, and
+// returns how many rows it wrote. Skipping the staging table saves a copy of
+// the largest part of a batch.
+func appendChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, touched map[string]bool, runID string, now time.Time) (n int64, err error) {
+	answers := func(r transform.Answer, v []driver.Value) bool {
+		if !touched[r.ConversationID] {
+			return false
+		}
+		answerValues(r, v)
+		v[6], v[7] = now, runID
+		return true
+	}
+	bookings := func(r transform.Booking, v []driver.Value) bool {
+		if !touched[r.ConversationID] {
+			return false
+		}
+		bookingValues(r, v)
+		v[3], v[4] = now, runID
+		return true
+	}
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("driver connection is %T", dc)
+		}
+		na, err := appendSome(ctx, c, "", "conversation_answers", 8, b.Answers, answers)
+		if err != nil {
+			return err
+		}
+		nb, err := appendSome(ctx, c, "", "conversation_bookings", 5, b.Bookings, bookings)
+		n = na + nb
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("append child rows: %w", err)
+	}
+	return n, nil
+}
+
 // appendRows appends rows to the TEMP table of n columns with the appender;
 // fill sets a row's values in the order of the table's columns.
-func appendRows[T any](ctx context.Context, c driver.Conn, table string, n int, rows []T, fill func(T, []driver.Value)) (err error) {
+func appendRows[T any](ctx context.Context, c driver.Conn, table string, n int, rows []T, fill func(T, []driver.Value)) error {
+	_, err := appendSome(ctx, c, "temp", table, n, rows, func(r T, v []driver.Value) bool { fill(r, v); return true })
+	return err
+}
+
+// appendSome appends to the table of n columns in catalog ("" is the
+// warehouse's, "temp" the session's TEMP tables) the rows that
+// fill accepts (it sets their values in column order, or returns false to
+// skip the row) and returns how many it appended.
+func appendSome[T any](ctx context.Context, c driver.Conn, catalog, table string, n int, rows []T, fill func(T, []driver.Value) bool) (appended int64, err error) {
 	if len(rows) == 0 {
-		return nil
+		return 0, nil
 	}
-	a, err := duckdb.NewAppender(c, "temp", "main", table)
+	a, err := duckdb.NewAppender(c, catalog, "main", table)
 	if err != nil {
-		return fmt.Errorf("%s: %w", table, err)
+		return 0, fmt.Errorf("%s: %w", table, err)
 	}
 	defer func() {
 		if cerr := a.CloseWithCancel(ctx); cerr != nil && err == nil {
@@ -64,16 +111,19 @@ func appendRows[T any](ctx context.Context, c driver.Conn, table string, n int, 
 		// Cancellation is checked every chunk so a huge batch stops soon.
 		if i%8192 == 0 {
 			if err := ctx.Err(); err != nil {
-				return err
+				return appended, err
 			}
 		}
 		clear(v)
-		fill(r, v)
-		if err := a.AppendRow(v...); err != nil {
-			return fmt.Errorf("%s row %d: %w", table, i, err)
+		if !fill(r, v) {
+			continue
 		}
+		if err := a.AppendRow(v...); err != nil {
+			return appended, fmt.Errorf("%s row %d: %w", table, i, err)
+		}
+		appended++
 	}
-	return nil
+	return appended, nil
 }
 
 // val is *p as an appender value, or untyped nil (SQL NULL) when p is nil:

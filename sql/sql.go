@@ -28,17 +28,17 @@ var Stage string
 //go:embed merge_conversations.sql
 var MergeConversations string
 
-// ReplaceAnswers replaces the conversation_answers of every touched
-// conversation with its staged answers; the last statement's row count is
-// the number of rows written.
+// DeleteChildren deletes the stored answers and bookings of every replaced
+// conversation in touched.
 //
-//go:embed replace_answers.sql
-var ReplaceAnswers string
+//go:embed delete_children.sql
+var DeleteChildren string
 
-// ReplaceBookings is ReplaceAnswers for conversation_bookings.
+// TouchedIDs returns the ids of the conversations in touched, whose child
+// sets the loader then appends.
 //
-//go:embed replace_bookings.sql
-var ReplaceBookings string
+//go:embed touched_ids.sql
+var TouchedIDs string
 
 // MergeDimensions upserts the staged contacts, users, bots, websites and
 // audiences by id; a deleted (redacted) row marks the stored row deleted and

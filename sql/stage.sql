@@ -1,15 +1,13 @@
 -- Staging tables for one commit, in the session's TEMP catalog. They hold the
 -- batch as transform produced it, without the lineage columns (synced_at,
--- run_id), which come from the single row of stage_run. JSON columns are
--- staged as VARCHAR: the driver would encode a Go string appended to a JSON
--- column as a JSON string; the cast on insert keeps the text and checks it.
+-- run_id), which come from the single row of stage_run. Child rows are not
+-- staged: the loader appends those of touched conversations straight to
+-- their tables. JSON columns are staged as VARCHAR: the driver would encode
+-- a Go string appended to a JSON column as a JSON string; the cast on insert
+-- keeps the text and checks it.
 CREATE OR REPLACE TEMP TABLE stage_run (run_id VARCHAR, synced_at TIMESTAMPTZ);
 CREATE OR REPLACE TEMP TABLE stage_conversations AS
     SELECT * EXCLUDE (synced_at, run_id) REPLACE (raw::VARCHAR AS raw) FROM conversations LIMIT 0;
-CREATE OR REPLACE TEMP TABLE stage_answers AS
-    SELECT * EXCLUDE (synced_at, run_id) FROM conversation_answers LIMIT 0;
-CREATE OR REPLACE TEMP TABLE stage_bookings AS
-    SELECT * EXCLUDE (synced_at, run_id) FROM conversation_bookings LIMIT 0;
 CREATE OR REPLACE TEMP TABLE stage_contacts AS
     SELECT * EXCLUDE (synced_at, run_id) REPLACE (custom_fields::VARCHAR AS custom_fields)
     FROM contacts LIMIT 0;

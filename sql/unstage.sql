@@ -2,8 +2,6 @@
 DROP TABLE IF EXISTS touched;
 DROP TABLE IF EXISTS stage_run;
 DROP TABLE IF EXISTS stage_conversations;
-DROP TABLE IF EXISTS stage_answers;
-DROP TABLE IF EXISTS stage_bookings;
 DROP TABLE IF EXISTS stage_contacts;
 DROP TABLE IF EXISTS stage_users;
 DROP TABLE IF EXISTS stage_bots;
