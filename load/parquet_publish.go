@@ -58,7 +58,7 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 	w := p.newWriter()
 	defer p.finish(w, &err)
 	now := p.now().UTC()
-	if err := p.step(ctx, "staged", func() error { return stage(ctx, p.conn, b, run.ID, now) }); err != nil {
+	if err := p.step(ctx, "staged", func() error { return stageParquet(ctx, p.conn, b, run.ID, now) }); err != nil {
 		return c, err
 	}
 	if err := p.step(ctx, "conversations", func() error {

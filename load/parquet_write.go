@@ -15,8 +15,8 @@ import (
 )
 
 // The SQL of a Parquet commit. It runs on the commit connection, whose
-// default catalog is the scratch catalog work, after stage (duckdb_stage.go)
-// has filled the TEMP stage_* tables exactly as for the DuckDB sink; the
+// default catalog is the scratch catalog work, after stageParquet has filled
+// the TEMP staging tables as for the DuckDB sink (and the child rows); the
 // dimension, reject and ledger rules are those of sql/merge_dimensions.sql,
 // sql/append_rejects.sql and sql/record_run.sql. %s placeholders take only
 // identifiers, partition expressions and quoted paths made by this package.
@@ -83,7 +83,8 @@ DROP TABLE IF EXISTS new_conversations; DROP TABLE IF EXISTS new_conversation_an
 DROP TABLE IF EXISTS new_conversation_bookings; DROP TABLE IF EXISTS new_contacts;
 DROP TABLE IF EXISTS new_users; DROP TABLE IF EXISTS new_bots; DROP TABLE IF EXISTS new_websites;
 DROP TABLE IF EXISTS new_audiences; DROP TABLE IF EXISTS new__convsync_rejects;
-DROP TABLE IF EXISTS temp.main._convsync_runs`
+DROP TABLE IF EXISTS temp.main._convsync_runs;
+DROP TABLE IF EXISTS pq_stage_answers; DROP TABLE IF EXISTS pq_stage_bookings`
 )
 
 // partExpr is the SQL partition value of a creation_time, in UTC whatever
@@ -173,7 +174,7 @@ func (w *writer) conversations(ctx context.Context) (Counts, error) {
 	if err := w.exec(ctx, "stage conversations", sqlNewConversations); err != nil {
 		return c, err
 	}
-	for _, t := range [][2]string{{"conversation_answers", "stage_answers"}, {"conversation_bookings", "stage_bookings"}} {
+	for _, t := range [][2]string{{"conversation_answers", "pq_stage_answers"}, {"conversation_bookings", "pq_stage_bookings"}} {
 		if err := w.exec(ctx, "stage "+t[0], fmt.Sprintf(sqlNewChildren, t[0], t[1])); err != nil {
 			return c, err
 		}
