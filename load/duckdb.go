@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -30,11 +31,12 @@ type DuckDBOptions struct {
 
 // DuckDB is a warehouse in one DuckDB file. Commit is the only writer of
 // warehouse rows and cursor; read queries go through DB. It is safe for
-// concurrent use, but commits are expected to come from one goroutine.
+// concurrent use; commits are serialized.
 type DuckDB struct {
 	path string
 	db   *sql.DB
 	now  func() time.Time
+	mu   sync.Mutex // held by Commit
 	// failAt, when set by a test, is called between the steps of Commit;
 	// an error aborts the commit there as a crash would.
 	failAt func(step string) error
@@ -140,6 +142,8 @@ func (d *DuckDB) Record(ctx context.Context, run Run) error {
 // run.Counts, so it matches the data committed; the caller adds the
 // returned Counts to its own Run. run.Rejected is written as given.
 func (d *DuckDB) Commit(ctx context.Context, b *transform.Batch, st State, run Run) (Counts, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	c, err := d.commit(ctx, b, st, run)
 	if err != nil {
 		return Counts{}, fmt.Errorf("commit batch of run %s: %w", run.ID, err)
