@@ -46,7 +46,7 @@ var (
 )
 
 // duck is a DuckDB of its own, as a BI tool reading the folder would use.
-func duck(t *testing.T) *sql.DB {
+func duck(t testing.TB) *sql.DB {
 	t.Helper()
 	db, err := sql.Open("duckdb", "")
 	if err != nil {

@@ -41,16 +41,20 @@ FROM incoming i LEFT JOIN (SELECT id, last_updated_time FROM %s) s ON s.id = i.i
        count(*) FILTER (WHERE NOT write)
 FROM decided GROUP BY _part ORDER BY _part`
 
+	// The new rows are sorted by partition so that each partition's COPY
+	// reads only its own row groups (zone maps on _part).
 	sqlNewConversations = `CREATE OR REPLACE TEMP TABLE new_conversations AS
 SELECT i.*, r.synced_at, r.run_id FROM incoming i, stage_run r
-WHERE i.id IN (SELECT id FROM decided WHERE write)`
+WHERE i.id IN (SELECT id FROM decided WHERE write)
+ORDER BY i._part`
 
 	// The whole child set of every written conversation. %[1]s: the child
 	// table, %[2]s: its staging table.
 	sqlNewChildren = `CREATE OR REPLACE TEMP TABLE new_%[1]s AS
 SELECT c.*, d._part, r.synced_at, r.run_id
 FROM %[2]s c JOIN decided d ON d.id = c.conversation_id AND d.write, stage_run r
-QUALIFY row_number() OVER (PARTITION BY c.conversation_id, c.position ORDER BY c.rowid DESC) = 1`
+QUALIFY row_number() OVER (PARTITION BY c.conversation_id, c.position ORDER BY c.rowid DESC) = 1
+ORDER BY d._part`
 
 	// The rows to write for a dimension: staged rows, a deleted one keeping
 	// the stored attributes. %[1]s: the table, %[2]s: the stored rows.
