@@ -161,12 +161,12 @@ func (p *Parquet) step(ctx context.Context, name string, f func() error) error {
 //     renamed over manifest.json and the folder fsynced. This rename is the
 //     commit: a manifest reader now sees the new dataset (every file it
 //     lists exists), a glob reader still the old one. [manifest]
-//  3. For each replaced partition the old files are removed and the new ones
-//     renamed to their final names, then the folders are fsynced. [moved]
-//     This is the only window in which a glob reader can see a mix: a
-//     partition already new next to one still old, or, between a removal
-//     and the following rename, a partition without its file. It lasts the
-//     few milliseconds of these renames. A manifest reader may find a
+//  3. The replaced files are removed, then the new ones renamed to their
+//     final names, and the folders fsynced. [moved] This is the only window
+//     in which a glob reader can see a mix: rows of replaced partitions
+//     missing, or some new files next to old ones of other partitions (never
+//     a row twice: a removal precedes every rename). It lasts the few
+//     milliseconds of these unlinks and renames. A manifest reader may find a
 //     staged name gone: the file is at its final name (resolve).
 //  4. The manifest is rewritten with the final names.
 //
