@@ -45,7 +45,7 @@ source:
   api_key: test-key
   start: %s
 warehouse:
-  format: duckdb
+  format: %s
   path: %s
 `
 
@@ -54,8 +54,12 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	dir := fs.String("dir", "convsync-demo", "folder for the demo warehouse (replaced if present)")
 	n := fs.Int("conversations", 3000, "conversations in the simulator")
 	seed := fs.Uint64("seed", 1, "seed of the generated data")
+	format := fs.String("format", "duckdb", "warehouse format: duckdb (DIR/warehouse.duckdb) or parquet (DIR/warehouse/)")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *format != "duckdb" && *format != "parquet" {
+		return usageError{fmt.Sprintf("--format must be duckdb or parquet, got %q", *format)}
 	}
 	w := e.stdout
 	sim := oncehubtest.New(oncehubtest.Options{Seed: *seed, Conversations: *n,
@@ -65,6 +69,9 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(w, "Started the OnceHub simulator at %s/v2: %d conversations over 180 days, OnceHub's rate limits on.\n", srv.URL, sim.Len())
 
 	path := filepath.Join(*dir, "warehouse.duckdb")
+	if *format == "parquet" {
+		path = filepath.Join(*dir, "warehouse")
+	}
 	if err := resetDemo(*dir, path); err != nil {
 		return err
 	}
@@ -72,19 +79,19 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	cfg.Source.BaseURL, cfg.Source.APIKey = srv.URL+"/v2", Secret(sim.APIKey())
 	cfg.Source.Start = sim.Now().Add(-200 * 24 * time.Hour).Truncate(24 * time.Hour)
 	cfg.Source.SettleLag = 0
-	cfg.Warehouse.Path = path
+	cfg.Warehouse.Path, cfg.Warehouse.Format = path, *format
 	cfg.Log.Format = "text"
 	if err := cfg.validate(true); err != nil {
 		return err
 	}
-	cfgText := fmt.Sprintf(demoConfig, cfg.Source.Start.Format(time.RFC3339), path)
+	cfgText := fmt.Sprintf(demoConfig, cfg.Source.Start.Format(time.RFC3339), *format, path)
 	if err := os.WriteFile(filepath.Join(*dir, "convsync.yaml"), []byte(cfgText), 0o644); err != nil {
 		return err
 	}
 	log := newLogger(io.Discard, cfg.Log)
 	opts := pipeline.Options{Now: sim.Now}
 
-	fmt.Fprintf(w, "\nRun 1: first sync into %s (everything since %s)\n", path, cfg.Source.Start.Format(time.DateOnly))
+	fmt.Fprintf(w, "\nRun 1: first sync into %s (%s, everything since %s)\n", path, *format, cfg.Source.Start.Format(time.DateOnly))
 	r, err := syncOnce(ctx, cfg, log, opts)
 	if err != nil {
 		return err
@@ -109,7 +116,7 @@ func resetDemo(dir, path string) error {
 		return fmt.Errorf("demo folder: %w", err)
 	}
 	for _, p := range []string{path, path + ".wal"} {
-		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+		if err := os.RemoveAll(p); err != nil {
 			return fmt.Errorf("reset demo warehouse: %w", err)
 		}
 	}
@@ -132,7 +139,7 @@ func printRun(w io.Writer, r load.Run) {
 }
 
 func demoQueries(ctx context.Context, cfg Config, w io.Writer, dir string) error {
-	wh, err := load.OpenDuckDB(ctx, cfg.Warehouse.Path, load.DuckDBOptions{})
+	wh, err := openWarehouse(ctx, cfg)
 	if err != nil {
 		return err
 	}
