@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -17,9 +18,12 @@ import (
 // Config is the whole configuration, as read from YAML. Every key is
 // documented in config.example.yaml; defaults are set by defaultConfig.
 type Config struct {
+	// Schedule is the cron expression `convsync run` follows ("" = none).
+	Schedule  string          `yaml:"schedule"`
 	Source    SourceConfig    `yaml:"source"`
 	Warehouse WarehouseConfig `yaml:"warehouse"`
 	Sync      SyncConfig      `yaml:"sync"`
+	Metrics   MetricsConfig   `yaml:"metrics"`
 	Log       LogConfig       `yaml:"log"`
 }
 
@@ -67,6 +71,24 @@ type ParquetConfig struct {
 // SyncConfig tunes the pipeline.
 type SyncConfig struct {
 	BatchSize int `yaml:"batch_size"`
+	// ShutdownGrace bounds how long a stop signal waits for the run in
+	// flight to roll back and record itself before the process exits.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace"`
+}
+
+// MetricsConfig says where run metrics go; every part is optional.
+type MetricsConfig struct {
+	// Listen is the address `convsync run` serves /metrics and /healthz on
+	// ("" = no server).
+	Listen string `yaml:"listen"`
+	// Textfile is a *.prom file rewritten atomically after every run, for
+	// node-exporter's textfile collector.
+	Textfile string `yaml:"textfile"`
+	// Pushgateway is a Pushgateway URL the metrics are pushed to after
+	// every run; credentials in it are masked when printed.
+	Pushgateway URL `yaml:"pushgateway"`
+	// Job is the Pushgateway job name.
+	Job string `yaml:"job"`
 }
 
 // LogConfig sets logging.
@@ -90,6 +112,21 @@ func (s Secret) String() string {
 // MarshalYAML masks the secret.
 func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
+// URL is a URL whose password never prints: YAML output shows it masked.
+type URL string
+
+// String masks the password, if any.
+func (u URL) String() string {
+	p, err := url.Parse(string(u))
+	if err != nil {
+		return "********" // an unparsable URL may still hold a password
+	}
+	return p.Redacted()
+}
+
+// MarshalYAML masks the password.
+func (u URL) MarshalYAML() (any, error) { return u.String(), nil }
+
 // defaultConfig is the configuration before the file is applied.
 func defaultConfig() Config {
 	return Config{
@@ -109,8 +146,9 @@ func defaultConfig() Config {
 			Path:    "convsync.duckdb",
 			Parquet: ParquetConfig{Partition: "month", Compression: "zstd"},
 		},
-		Sync: SyncConfig{BatchSize: 5000},
-		Log:  LogConfig{Level: "info", Format: "auto"},
+		Sync:    SyncConfig{BatchSize: 5000, ShutdownGrace: 25 * time.Second},
+		Metrics: MetricsConfig{Listen: "127.0.0.1:9464", Job: "convsync"},
+		Log:     LogConfig{Level: "info", Format: "auto"},
 	}
 }
 
@@ -126,18 +164,18 @@ func loadConfig(path string, getenv func(string) string, needSource bool) (Confi
 	if path != "" {
 		raw, err := os.ReadFile(path)
 		if err != nil {
-			return cfg, fmt.Errorf("read config: %w", err)
+			return cfg, configError("read config: %v", err)
 		}
 		var doc yaml.Node
 		if err := yaml.Unmarshal(raw, &doc); err != nil {
-			return cfg, fmt.Errorf("config %s: %w", path, err)
+			return cfg, configError("config %s: %v", path, err)
 		}
 		if missing := expandEnv(&doc, getenv); len(missing) > 0 {
-			return cfg, fmt.Errorf("config %s: environment variables not set: %s", path, strings.Join(missing, ", "))
+			return cfg, configError("config %s: environment variables not set: %s", path, strings.Join(missing, ", "))
 		}
 		if len(doc.Content) > 0 {
 			if err := decodeStrict(&doc, &cfg); err != nil {
-				return cfg, fmt.Errorf("config %s: %w", path, err)
+				return cfg, configError("config %s: %v", path, err)
 			}
 		}
 	}
@@ -147,7 +185,7 @@ func loadConfig(path string, getenv func(string) string, needSource bool) (Confi
 	if cfg.Source.APIKey == "" && cfg.Source.APIKeyFile != "" {
 		b, err := os.ReadFile(cfg.Source.APIKeyFile)
 		if err != nil {
-			return cfg, fmt.Errorf("source.api_key_file: %w", err)
+			return cfg, configError("source.api_key_file: %v", err)
 		}
 		cfg.Source.APIKey = Secret(strings.TrimSpace(string(b)))
 	}
@@ -183,6 +221,15 @@ func (c Config) validate(needSource bool) error {
 	if c.Sync.BatchSize < 1 {
 		add("sync.batch_size", "must be at least 1, got %d", c.Sync.BatchSize)
 	}
+	if c.Sync.ShutdownGrace <= 0 {
+		add("sync.shutdown_grace", "must be positive, got %s", c.Sync.ShutdownGrace)
+	}
+	if c.Schedule != "" {
+		if _, err := parseSchedule(c.Schedule); err != nil {
+			add("schedule", "%v", err)
+		}
+	}
+	p = append(p, c.Metrics.problems()...)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -204,6 +251,34 @@ type ConfigError struct{ Problems []string }
 
 func (e *ConfigError) Error() string {
 	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// configError is a configuration that cannot be read at all.
+func configError(format string, args ...any) *ConfigError {
+	return &ConfigError{Problems: []string{fmt.Sprintf(format, args...)}}
+}
+
+// problems lists what is wrong with the metrics settings.
+func (c MetricsConfig) problems() []string {
+	var p []string
+	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			add("metrics.listen", "must be HOST:PORT (e.g. 127.0.0.1:9464, :9464), got %q", c.Listen)
+		}
+	}
+	if c.Textfile != "" && !strings.HasSuffix(c.Textfile, ".prom") {
+		add("metrics.textfile", "must end in .prom (the textfile collector reads only those), got %q", c.Textfile)
+	}
+	if c.Pushgateway != "" {
+		if u, err := url.Parse(string(c.Pushgateway)); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("metrics.pushgateway", "must be an http(s) URL, got %q", c.Pushgateway.String())
+		}
+	}
+	if c.Job == "" {
+		add("metrics.job", "required")
+	}
+	return p
 }
 
 // problems lists what is wrong with the source settings.

@@ -38,7 +38,8 @@ func TestConfig_ExampleIsValid(t *testing.T) {
 		got.RateLimit != w.RateLimit || got.Retry != w.Retry || !got.Start.Equal(w.Start) || got.APIKey != "k" {
 		t.Errorf("source = %+v, want %+v", got, w)
 	}
-	if cfg.Warehouse != want.Warehouse || cfg.Sync != want.Sync || cfg.Log != want.Log {
+	if cfg.Warehouse != want.Warehouse || cfg.Sync != want.Sync || cfg.Log != want.Log ||
+		cfg.Metrics != want.Metrics || cfg.Schedule != want.Schedule {
 		t.Errorf("config = %+v, want %+v", cfg, want)
 	}
 }

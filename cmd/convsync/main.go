@@ -26,22 +26,25 @@ const (
 )
 
 func main() {
-	ctx, cancel := context.WithCancel(context.Background())
+	// SIGTERM (what Kubernetes and systemd send) and SIGINT cancel ctx: the
+	// run in flight rolls back its batch, within sync.shutdown_grace.
+	ctx, cancel := context.WithCancelCause(context.Background())
 	var sig atomic.Int32
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		s := (<-ch).(syscall.Signal)
 		sig.Store(int32(s))
-		cancel()
+		cancel(fmt.Errorf("signal %s", s))
 		<-ch // a second signal stops at once
 		os.Exit(exitSignaled + int(s))
 	}()
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	// A command that finished despite the signal exits 0: its work is done.
 	if s := sig.Load(); s != 0 && code != exitOK {
 		code = exitSignaled + int(s)
 	}
-	cancel()
+	cancel(nil)
 	os.Exit(code)
 }
 
@@ -59,11 +62,15 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"sync", "[--config FILE] [--full-refresh]", "run one incremental sync and exit", runSync},
+		{"sync", "[--config FILE] [--full-refresh]", "run one incremental sync and exit (for cron and Kubernetes CronJobs)", runSync},
+		{"run", "[--config FILE] [--schedule CRON] [--listen ADDR]", "run syncs on a schedule until stopped, serving /metrics and /healthz", runScheduled},
+		{"backfill", "--from T1 --to T2 [--config FILE]", "re-read [T1, T2) without moving the cursor; run it again to resume", runBackfill},
+		{"config", "check [--config FILE]", "validate the configuration and print it, secrets masked", runConfig},
 		{"demo", "[--dir DIR] [--conversations N]", "sync the built-in simulator into DIR/warehouse.duckdb, twice, and show the result", runDemo},
 		{"simulate", "[--addr HOST:PORT] [--conversations N] [--seed S]", "serve the OnceHub API simulator", runSimulate},
 		{"sql", "[--config FILE] [--format table|csv|json] QUERY", "run a read-only SQL query against the warehouse", runSQL},
 		{"status", "[--config FILE]", "show the sync cursor, the last runs and row counts", runStatus},
+		{"bench", "[--conversations N] [--delta F] [--parquet=false] [--out FILE]", "measure sync speed, memory and API calls against DuckDB's own JSON load", runBench},
 	}
 }
 

@@ -19,7 +19,7 @@ func runStatus(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	wh, err := openWarehouse(ctx, cfg)
+	wh, err := openReader(ctx, cfg, "convsync status")
 	if err != nil {
 		return err
 	}

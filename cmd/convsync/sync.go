@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -32,28 +32,64 @@ func runSync(ctx context.Context, e env, args []string) error {
 	if *full {
 		mode = pipeline.FullRefresh
 	}
-	_, err = syncOnce(ctx, cfg, newLogger(e.stderr, cfg.Log), pipeline.Options{Mode: mode})
-	return err
+	return oneShot(ctx, e, cfg, pipeline.Options{Mode: mode}, newMetrics())
 }
 
-// warehouse is an open sink that can also be queried.
-type warehouse interface {
-	pipeline.Sink
-	DB() *sql.DB
-	Close() error
+// oneShot runs one sync for the sync and backfill commands: a progress bar
+// if stderr is a terminal, the metrics exported if m is not nil, and at most
+// sync.shutdown_grace between a stop signal and the return.
+func oneShot(ctx context.Context, e env, cfg Config, opts pipeline.Options, m *metrics) error {
+	log := newLogger(e.stderr, cfg.Log)
+	bar := newProgress(e.stderr, string(opts.Mode))
+	opts.OnCommit = bar.update
+	return withGrace(ctx, cfg.Sync.ShutdownGrace, func() error {
+		defer bar.done()
+		_, err := syncAndReport(ctx, cfg, log, m, opts)
+		return err
+	})
 }
 
-// openWarehouse opens the configured warehouse for writing (taking its lock).
-func openWarehouse(ctx context.Context, cfg Config) (warehouse, error) {
-	if cfg.Warehouse.Format == "parquet" {
-		host, _ := os.Hostname()
-		return load.OpenParquet(ctx, cfg.Warehouse.Path, load.ParquetOptions{
-			Partition:   cfg.Warehouse.Parquet.Partition,
-			Compression: cfg.Warehouse.Parquet.Compression,
-			Owner:       fmt.Sprintf("convsync pid %d on %s", os.Getpid(), host),
-		})
+// syncAndReport runs one sync and, if m is not nil, records its metrics and
+// exports them (a failed export is logged: it does not fail the run). A run
+// refused by the lock records nothing: the holder reports its own run.
+func syncAndReport(ctx context.Context, cfg Config, log *slog.Logger, m *metrics, opts pipeline.Options) (load.Run, error) {
+	if m == nil {
+		out, err := syncRun(ctx, cfg, log, opts)
+		return out.run, err
 	}
-	return load.OpenDuckDB(ctx, cfg.Warehouse.Path, load.DuckDBOptions{})
+	m.inProgress.Set(1)
+	out, err := syncRun(ctx, cfg, log, opts)
+	m.inProgress.Set(0)
+	if errors.As(err, new(*load.LockedError)) {
+		return out.run, err
+	}
+	m.observe(out.run, out.lastSuccess)
+	if xerr := m.export(ctx, cfg.Metrics); xerr != nil {
+		log.Error("export metrics", "error", xerr)
+	}
+	return out.run, err
+}
+
+// withGrace runs f and returns its error. Once ctx is done it waits at most
+// grace for f to return (a cancelled run rolls back its batch and records
+// itself), then returns without it: the process is about to exit, and as
+// commits are atomic, exiting mid-rollback is as safe as being killed.
+func withGrace(ctx context.Context, grace time.Duration, f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("run still stopping after the shutdown grace of %s, leaving it: %w", grace, context.Cause(ctx))
+	}
 }
 
 // newClient builds the API client of the configuration.
@@ -83,13 +119,29 @@ func retries(attempts int) int {
 
 // syncOnce runs one sync with the configuration and logs its summary line.
 func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts pipeline.Options) (load.Run, error) {
+	out, err := syncRun(ctx, cfg, log, opts)
+	return out.run, err
+}
+
+// outcome is what a sync did, for its metrics.
+type outcome struct {
+	run         load.Run
+	lastSuccess time.Time // zero: unknown
+}
+
+// syncRun opens the warehouse (taking its lock), runs one sync, logs its
+// summary line and reads the last success from the ledger.
+func syncRun(ctx context.Context, cfg Config, log *slog.Logger, opts pipeline.Options) (outcome, error) {
 	client, err := newClient(cfg)
 	if err != nil {
-		return load.Run{}, err
+		return outcome{}, err
 	}
-	wh, err := openWarehouse(ctx, cfg)
+	if opts.Mode == "" {
+		opts.Mode = pipeline.Incremental
+	}
+	wh, err := openWriter(ctx, cfg, "convsync "+string(opts.Mode))
 	if err != nil {
-		return load.Run{}, err
+		return outcome{}, err
 	}
 	defer wh.Close()
 	opts.Start, opts.Lookback, opts.SettleLag = cfg.Source.Start, cfg.Source.Lookback, cfg.Source.SettleLag
@@ -99,10 +151,11 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts pipeline.O
 	}
 	run, err := pipeline.Run(ctx, client, wh, opts)
 	logRun(log, run)
+	out := outcome{run: run, lastSuccess: lastSuccess(ctx, wh.DB())}
 	if err != nil {
-		return run, fmt.Errorf("run %s: %w", run.ID, err)
+		return out, fmt.Errorf("run %s: %w", run.ID, err)
 	}
-	return run, wh.Close()
+	return out, wh.Close()
 }
 
 // logRun writes the one summary line of a run.

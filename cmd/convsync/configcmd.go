@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func runConfig(ctx context.Context, e env, args []string) error {
+	if len(args) == 0 || args[0] != "check" {
+		return usageError{"usage: convsync config check [--config FILE]"}
+	}
+	fs := newFlags(e, "config check")
+	cfgFlag := fs.String("config", "", "config file (default $CONVSYNC_CONFIG, else ./convsync.yaml if present)")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	path := configPath(e, *cfgFlag)
+	cfg, err := loadConfig(path, e.getenv, true)
+	if err != nil {
+		return err
+	}
+	out, err := yaml.Marshal(cfg) // Secret and URL mask themselves
+	if err != nil {
+		return fmt.Errorf("print configuration: %w", err)
+	}
+	if path == "" {
+		path = "none: defaults and environment"
+	}
+	fmt.Fprintf(e.stdout, "# convsync: configuration valid (file: %s). Effective values, secrets masked:\n%s", path, out)
+	return nil
+}

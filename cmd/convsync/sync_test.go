@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/convsync/convsync/load"
+	"github.com/convsync/convsync/pipeline"
+)
+
+// TestSync_ExitCodes: every documented exit code, from run() itself.
+func TestSync_ExitCodes(t *testing.T) {
+	p := newProdEnv(t, 50)
+	good := p.write(t, "good.yaml", p.config())
+	bad := p.config()
+	bad.Source.PageSize = 500
+	badPath := p.write(t, "bad.yaml", bad)
+	lockedCfg := p.config()
+	lockedCfg.Warehouse.Path = filepath.Join(p.dir, "locked", "w.duckdb")
+	lockedPath := p.write(t, "locked.yaml", lockedCfg)
+	if err := os.MkdirAll(filepath.Dir(lockedCfg.Warehouse.Path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := load.AcquireLock(lockedCfg.Warehouse.Path+".lock", "the test's holder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	wrongKey := func(k string) string {
+		if k == "ONCEHUB_API_KEY" {
+			return "not-the-key"
+		}
+		return ""
+	}
+
+	for _, tc := range []struct {
+		name   string
+		getenv func(string) string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"success", p.getenv, []string{"sync", "--config", good}, exitOK, `"status":"succeeded"`},
+		{"failure: 401", wrongKey, []string{"sync", "--config", good}, exitFailure, "401"},
+		{"invalid configuration", p.getenv, []string{"sync", "--config", badPath}, exitConfig, "source.page_size: must be 1..100, got 500"},
+		{"missing config file", p.getenv, []string{"sync", "--config", filepath.Join(p.dir, "nope.yaml")}, exitConfig, "nope.yaml"},
+		{"unknown flag", p.getenv, []string{"sync", "--bogus"}, exitConfig, "bogus"},
+		{"unknown command", p.getenv, []string{"frobnicate"}, exitConfig, "unknown command"},
+		{"no command", p.getenv, nil, exitConfig, ""},
+		{"help", p.getenv, []string{"sync", "-h"}, exitOK, "-full-refresh"},
+		{"locked", p.getenv, []string{"sync", "--config", lockedPath}, exitLocked, "locked by the test's holder (host "},
+		{"backfill without range", p.getenv, []string{"backfill", "--config", good}, exitConfig, "--from is required"},
+		{"run without schedule", p.getenv, []string{"run", "--config", good}, exitConfig, "schedule: required"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(context.Background(), tc.getenv, tc.args...)
+			if r.code != tc.code {
+				t.Errorf("exit code %d, want %d; stderr:\n%s", r.code, tc.code, r.stderr)
+			}
+			if !strings.Contains(r.stderr, tc.stderr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.stderr, r.stderr)
+			}
+		})
+	}
+}
+
+// TestSync_LockedMessageNamesHolder: the refused run says who holds the lock
+// and since when, and does not wait for it.
+func TestSync_LockedMessageNamesHolder(t *testing.T) {
+	p := newProdEnv(t, 10)
+	cfg := p.config()
+	path := p.write(t, "c.yaml", cfg)
+	lock, err := load.AcquireLock(cfg.Warehouse.Path+".lock", "convsync incremental")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	start := time.Now()
+	r := runCmd(context.Background(), p.getenv, "sync", "--config", path)
+	host, _ := os.Hostname()
+	for _, want := range []string{"convsync incremental", "host " + host, fmt.Sprintf("pid %d", os.Getpid()), " since 20"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("refused after %s, want at once", d)
+	}
+	if r.code != exitLocked {
+		t.Errorf("exit %d, want %d", r.code, exitLocked)
+	}
+}
+
+// TestReaders_DoNotNeedTheLock: sql and status work on a DuckDB warehouse
+// while convsync's lock is held (between a sync's open and DuckDB's own lock).
+func TestReaders_DoNotNeedTheLock(t *testing.T) {
+	p := newProdEnv(t, 30)
+	cfg := p.config()
+	path := p.write(t, "c.yaml", cfg)
+	if r := runCmd(context.Background(), p.getenv, "sync", "--config", path); r.code != exitOK {
+		t.Fatalf("sync: %d %s", r.code, r.stderr)
+	}
+	lock, err := load.AcquireLock(cfg.Warehouse.Path+".lock", "another sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Release()
+	if r := runCmd(context.Background(), envOf(nil), "status", "--config", path); r.code != exitOK || !strings.Contains(r.stdout, "watermark: 20") {
+		t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r := runCmd(context.Background(), envOf(nil), "sql", "--config", path, "--format", "csv", "SELECT count(*) AS n FROM conversations")
+	if r.code != exitOK || r.stdout != "n\n30\n" {
+		t.Errorf("sql: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if r := runCmd(context.Background(), envOf(nil), "sql", "--config", path, "DELETE FROM conversations"); r.code != exitFailure {
+		t.Errorf("a write through sql: exit %d, want %d (read-only)", r.code, exitFailure)
+	}
+}
+
+// TestSync_KeyNeverPrinted: runs that fail (rejected key, bad configuration)
+// and the configuration check never show the key, in output or warehouse.
+func TestSync_KeyNeverPrinted(t *testing.T) {
+	p := newProdEnv(t, 10)
+	const key = "sk-DISTINCTIVE-9f8e7d6c5b4a"
+	cfg := p.config()
+	cfg.Metrics.Textfile = filepath.Join(p.dir, "convsync.prom")
+	path := p.write(t, "c.yaml", cfg)
+	withKey := func(k string) string {
+		if k == "ONCEHUB_API_KEY" {
+			return key
+		}
+		return ""
+	}
+	inline := writeFile(t, "inline.yaml", "source:\n  api_key: "+key+"\n  page_size: 0\n  start: 2025-01-01T00:00:00Z\nwarehouse:\n  format: csv\n")
+	var all strings.Builder
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"sync", "--config", path}, exitFailure}, // 401: the simulator wants another key
+		{[]string{"sync", "--config", inline}, exitConfig},
+		{[]string{"config", "check", "--config", inline}, exitConfig},
+		{[]string{"config", "check", "--config", path}, exitOK},
+		{[]string{"backfill", "--config", path, "--from", "2025-01-01", "--to", "2025-02-01"}, exitFailure},
+	} {
+		r := runCmd(context.Background(), withKey, tc.args...)
+		if r.code != tc.code {
+			t.Errorf("%v: exit %d, want %d\n%s", tc.args, r.code, tc.code, r.stderr)
+		}
+		all.WriteString(r.stdout + r.stderr)
+	}
+	if !strings.Contains(all.String(), "401") || !strings.Contains(all.String(), "********") {
+		t.Fatalf("expected a 401 and a masked key in the output:\n%s", all.String())
+	}
+	d := openDuckDB(t, cfg.Warehouse.Path)
+	for _, q := range []string{"SELECT * FROM _convsync_runs", "SELECT * FROM _convsync_state", "SELECT * FROM _convsync_rejects"} {
+		var buf bytes.Buffer
+		if err := query(context.Background(), d.DB(), &buf, "csv", q); err != nil {
+			t.Fatal(err)
+		}
+		all.WriteString(buf.String())
+	}
+	if !strings.Contains(all.String(), "failed") {
+		t.Fatalf("the ledger should hold the failed runs:\n%s", all.String())
+	}
+	prom, err := os.ReadFile(cfg.Metrics.Textfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all.Write(prom)
+	if strings.Contains(all.String(), key) || strings.Contains(all.String(), key[3:15]) {
+		t.Errorf("the API key appears in the output, the warehouse or the metrics:\n%s", all.String())
+	}
+}
+
+// parseProm reads Prometheus text: "name{labels}" → value.
+func parseProm(t *testing.T, r io.Reader) map[string]float64 {
+	t.Helper()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("bad metric line %q", line)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+// TestSync_MetricsTextfile: a one-shot sync leaves a textfile whose values
+// are the run's, as the simulator and the ledger count them.
+func TestSync_MetricsTextfile(t *testing.T) {
+	p := newProdEnv(t, 120)
+	cfg := p.config()
+	cfg.Source.PageSize = 25
+	cfg.Metrics.Textfile = filepath.Join(p.dir, "metrics", "convsync.prom")
+	if err := os.MkdirAll(filepath.Dir(cfg.Metrics.Textfile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := p.write(t, "c.yaml", cfg)
+	p.sim.Fail(1, http.StatusTooManyRequests, 0)
+	before := time.Now()
+	if r := runCmd(context.Background(), p.getenv, "sync", "--config", path); r.code != exitOK {
+		t.Fatalf("sync: %d %s", r.code, r.stderr)
+	}
+	f, err := os.Open(cfg.Metrics.Textfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m := parseProm(t, f)
+	calls := p.sim.Counts().Total
+	for name, want := range map[string]float64{
+		`convsync_last_run_success`:                          1,
+		`convsync_runs_total{status="succeeded"}`:            1,
+		`convsync_runs_total{status="failed"}`:               0,
+		`convsync_last_run_conversations{result="inserted"}`: 120,
+		`convsync_last_run_conversations{result="updated"}`:  0,
+		`convsync_conversations_total{result="inserted"}`:    120,
+		`convsync_last_run_api_calls`:                        float64(calls),
+		`convsync_api_calls_total`:                           float64(calls),
+		`convsync_last_run_api_rate_limited`:                 1,
+		`convsync_last_run_api_retries`:                      1,
+		`convsync_last_run_rejects`:                          0,
+		`convsync_run_in_progress`:                           0,
+	} {
+		if got, ok := m[name]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", name, got, ok, want)
+		}
+	}
+	if m["convsync_last_run_pages"] < 120/25 || m["convsync_last_run_duration_seconds"] <= 0 {
+		t.Errorf("pages %v, duration %v", m["convsync_last_run_pages"], m["convsync_last_run_duration_seconds"])
+	}
+	ok := m["convsync_last_success_timestamp_seconds"]
+	if ok < float64(before.Unix()) || ok > float64(time.Now().Unix()+1) {
+		t.Errorf("last success %v, want between %d and now", ok, before.Unix())
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(cfg.Metrics.Textfile)); len(entries) != 1 {
+		t.Errorf("metrics folder holds %d files, want only convsync.prom (no temp files left)", len(entries))
+	}
+
+	// A failed run: success 0, failed 1, and the last success still known
+	// (from the ledger), so an alert on its age keeps working.
+	p.sim.Fail(1, http.StatusUnauthorized, 0)
+	if r := runCmd(context.Background(), p.getenv, "sync", "--config", path); r.code != exitFailure {
+		t.Fatalf("sync: %d %s", r.code, r.stderr)
+	}
+	b, _ := os.ReadFile(cfg.Metrics.Textfile)
+	m2 := parseProm(t, bytes.NewReader(b))
+	if m2["convsync_last_run_success"] != 0 || m2[`convsync_runs_total{status="failed"}`] != 1 || m2["convsync_last_success_timestamp_seconds"] != ok {
+		t.Errorf("after a failed run:\n%s", b)
+	}
+}
+
+// TestSync_Pushgateway: the metrics are POSTed to the job's group, with the
+// URL's credentials as basic auth.
+func TestSync_Pushgateway(t *testing.T) {
+	type push struct {
+		method, path, user, pass string
+		body                     []byte
+	}
+	got := make(chan push, 2)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, pw, _ := r.BasicAuth()
+		b, _ := io.ReadAll(r.Body)
+		got <- push{r.Method, r.URL.Path, u, pw, b}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer gw.Close()
+	p := newProdEnv(t, 20)
+	cfg := p.config()
+	cfg.Metrics.Pushgateway = URL(strings.Replace(gw.URL, "http://", "http://pusher:s3cret@", 1))
+	cfg.Metrics.Job = "convsync_test"
+	path := p.write(t, "c.yaml", cfg) // writes the URL masked, as config check prints it
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, bytes.Replace(b, []byte("pusher:xxxxx@"), []byte("pusher:s3cret@"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runCmd(context.Background(), p.getenv, "sync", "--config", path); r.code != exitOK {
+		t.Fatalf("sync: %d %s", r.code, r.stderr)
+	}
+	select {
+	case g := <-got:
+		if g.method != http.MethodPost || g.path != "/metrics/job/convsync_test" || g.user != "pusher" || g.pass != "s3cret" {
+			t.Errorf("push %s %s as %s:%s", g.method, g.path, g.user, g.pass)
+		}
+		if !bytes.Contains(g.body, []byte("convsync_last_run_conversations")) {
+			t.Errorf("pushed body lacks the run metrics (%d bytes)", len(g.body))
+		}
+	default:
+		t.Fatal("nothing was pushed")
+	}
+}
+
+// TestSync_NoProgressOffTerminal: with stderr not a terminal, a run writes
+// log lines only, no progress bar.
+func TestSync_NoProgressOffTerminal(t *testing.T) {
+	p := newProdEnv(t, 60)
+	cfg := p.config()
+	cfg.Source.PageSize, cfg.Sync.BatchSize = 10, 10
+	path := p.write(t, "c.yaml", cfg)
+	r := runCmd(context.Background(), p.getenv, "sync", "--config", path)
+	if r.code != exitOK {
+		t.Fatalf("sync: %d %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) != 1 || !strings.HasPrefix(lines[0], `{"time":`) || strings.ContainsAny(r.stderr, "\r\x1b") {
+		t.Errorf("stderr should be the one JSON summary line, got:\n%q", r.stderr)
+	}
+}
+
+// TestProgress_Draws: on a terminal the bar shows slices done of the total,
+// the conversations and their rate, and clears itself at the end.
+func TestProgress_Draws(t *testing.T) {
+	var buf bytes.Buffer
+	bar := newBar(&buf, "incremental")
+	for i := 1; i <= 3; i++ {
+		var r pipeline.Report
+		r.Run.Inserted, r.SlicesDone, r.SlicesTotal = int64(100*i), i, 4
+		bar.update(r)
+	}
+	out := buf.String()
+	for _, want := range []string{"incremental: slices, 300 conversations (", "/s)", "3/4"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress output lacks %q: %q", want, out)
+		}
+	}
+	bar.done()
+	var nilBar *progress // what a non-terminal gets
+	nilBar.update(pipeline.Report{})
+	nilBar.done()
+	if newProgress(&buf, "x") != nil {
+		t.Error("a buffer got a progress bar")
+	}
+}
+
+// TestWithGrace: a stop waits for the run to roll back, but no longer than
+// the grace.
+func TestWithGrace(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := withGrace(ctx, time.Second, func() error { time.Sleep(20 * time.Millisecond); return context.Canceled })
+	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "grace") {
+		t.Errorf("a run stopping in time: %v, want its own error", err)
+	}
+	hang := make(chan struct{})
+	defer close(hang)
+	start := time.Now()
+	err = withGrace(ctx, 100*time.Millisecond, func() error { <-hang; return nil })
+	if d := time.Since(start); err == nil || !strings.Contains(err.Error(), "shutdown grace of 100ms") || d > time.Second {
+		t.Errorf("a run that does not stop: %v after %s", err, d)
+	}
+	if err := withGrace(context.Background(), time.Millisecond, func() error { time.Sleep(20 * time.Millisecond); return nil }); err != nil {
+		t.Errorf("no signal: the grace does not apply, got %v", err)
+	}
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/convsync/convsync/load"
+	"github.com/convsync/convsync/pipeline"
+	sqlfiles "github.com/convsync/convsync/sql"
+)
+
+// warehouse is an open sink that can also be queried.
+type warehouse interface {
+	pipeline.Sink
+	DB() *sql.DB
+	Close() error
+}
+
+// reader is an open warehouse for the read-only commands.
+type reader interface {
+	State(ctx context.Context) (load.State, error)
+	DB() *sql.DB
+	Close() error
+}
+
+// openWarehouse is openWriter for an unnamed convsync command.
+func openWarehouse(ctx context.Context, cfg Config) (warehouse, error) {
+	return openWriter(ctx, cfg, "convsync")
+}
+
+// openWriter opens the configured warehouse for writing and holds its lock
+// until Close: a Parquet dataset's DIR/_convsync/lock, a DuckDB file's
+// PATH.lock. A second writer gets a *load.LockedError naming owner, host,
+// pid and since when.
+func openWriter(ctx context.Context, cfg Config, owner string) (warehouse, error) {
+	path := cfg.Warehouse.Path
+	if cfg.Warehouse.Format == "parquet" {
+		return load.OpenParquet(ctx, path, load.ParquetOptions{
+			Partition:   cfg.Warehouse.Parquet.Partition,
+			Compression: cfg.Warehouse.Parquet.Compression,
+			Owner:       owner,
+		})
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	lock, err := load.AcquireLock(path+".lock", owner)
+	if err != nil {
+		return nil, err
+	}
+	db, err := load.OpenDuckDB(ctx, path, load.DuckDBOptions{})
+	if err != nil {
+		return nil, errors.Join(duckdbLocked(path, err), lock.Release())
+	}
+	return &lockedDuckDB{DuckDB: db, lock: lock}, nil
+}
+
+// lockedDuckDB is a DuckDB warehouse holding its lock file.
+type lockedDuckDB struct {
+	*load.DuckDB
+	lock *load.Lock
+}
+
+// Close closes the warehouse, then releases the lock; it may be called twice.
+func (d *lockedDuckDB) Close() error {
+	err := d.DuckDB.Close()
+	return errors.Join(err, d.lock.Release())
+}
+
+// openReader opens the configured warehouse for the read-only commands (sql,
+// status). A DuckDB file is opened read-only without convsync's lock: any
+// number of readers may share it, but DuckDB refuses them while a sync
+// writes (and a sync while they read): that is a *load.LockedError too. A
+// Parquet dataset is opened as a writer would, taking its lock for the
+// command's duration.
+func openReader(ctx context.Context, cfg Config, owner string) (reader, error) {
+	if cfg.Warehouse.Format == "parquet" {
+		return openWriter(ctx, cfg, owner)
+	}
+	path := cfg.Warehouse.Path
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open warehouse %s: %w (run convsync sync first)", path, err)
+	}
+	connector, err := duckdb.NewConnector(path+"?access_mode=read_only", nil)
+	if err != nil {
+		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+	}
+	db := sql.OpenDB(connector)
+	if err := db.PingContext(ctx); err != nil {
+		return nil, errors.Join(duckdbLocked(path, fmt.Errorf("open warehouse %s: %w", path, err)), db.Close())
+	}
+	return readOnlyDuckDB{db}, nil
+}
+
+// readOnlyDuckDB is a DuckDB warehouse opened read-only.
+type readOnlyDuckDB struct{ db *sql.DB }
+
+func (r readOnlyDuckDB) DB() *sql.DB  { return r.db }
+func (r readOnlyDuckDB) Close() error { return r.db.Close() }
+
+func (r readOnlyDuckDB) State(ctx context.Context) (load.State, error) {
+	var raw string
+	err := r.db.QueryRowContext(ctx, sqlfiles.LoadState).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return load.State{}, nil
+	}
+	if err != nil {
+		return load.State{}, fmt.Errorf("read sync state: %w", err)
+	}
+	return load.UnmarshalState([]byte(raw))
+}
+
+// duckdbHolder finds the holder in DuckDB's lock conflict message.
+var duckdbHolder = regexp.MustCompile(`Conflicting lock is held in (.*?\(PID \d+\))`)
+
+// duckdbLocked turns DuckDB's refusal to open a file another process holds
+// into a *load.LockedError naming that process; other errors pass as they are.
+func duckdbLocked(path string, err error) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "Could not set lock on file") {
+		return err
+	}
+	owner := "another DuckDB client"
+	if m := duckdbHolder.FindStringSubmatch(msg); m != nil {
+		owner = m[1]
+	}
+	return &load.LockedError{Path: path, Owner: owner}
+}
+
+// lastSuccessSQL is the end of the last run that moved the watermark.
+const lastSuccessSQL = `SELECT max(ended_at) FROM _convsync_runs
+WHERE status = 'succeeded' AND mode <> 'backfill'`
+
+// lastSuccess reads the end of the last successful sync from the ledger;
+// zero if there is none or the ledger cannot be read.
+func lastSuccess(ctx context.Context, db *sql.DB) time.Time {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	var t sql.NullTime
+	if err := db.QueryRowContext(ctx, lastSuccessSQL).Scan(&t); err != nil {
+		return time.Time{}
+	}
+	return t.Time
+}
