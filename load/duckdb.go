@@ -25,9 +25,16 @@ type DuckDBOptions struct {
 	// Threads DuckDB may use; 0 means DuckDB's default (one per core).
 	Threads int
 	// MemoryLimit caps DuckDB's buffer memory, e.g. "1GB"; "" means
-	// DuckDB's default (80% of RAM). Past it DuckDB spills to disk.
+	// DefaultMemoryLimit. Past it DuckDB evicts cached blocks and spills to
+	// disk, so the process's memory does not grow with the warehouse.
 	MemoryLimit string
 }
+
+// DefaultMemoryLimit is the DuckDB memory_limit of the sink unless
+// DuckDBOptions say otherwise. DuckDB's own default (80% of RAM) lets its
+// block cache, and so the process, grow with the warehouse; a commit of a
+// batch needs far less (see README "Performance").
+const DefaultMemoryLimit = "256MB"
 
 // DuckDB is a warehouse in one DuckDB file. Commit is the only writer of
 // warehouse rows and cursor; read queries go through DB. It is safe for
@@ -74,9 +81,10 @@ func openDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, 
 	if opts.Threads > 0 {
 		conf.Set("threads", strconv.Itoa(opts.Threads))
 	}
-	if opts.MemoryLimit != "" {
-		conf.Set("memory_limit", opts.MemoryLimit)
+	if opts.MemoryLimit == "" {
+		opts.MemoryLimit = DefaultMemoryLimit
 	}
+	conf.Set("memory_limit", opts.MemoryLimit)
 	dsn := path
 	if len(conf) > 0 {
 		dsn += "?" + conf.Encode()
@@ -233,24 +241,34 @@ func exec(ctx context.Context, conn *sql.Conn, what, script string, args ...any)
 	return nil
 }
 
+// mergeConversations writes the batch's new and newer conversations and
+// deletes the stored versions they replace with all their child rows. The
+// deletes scan whole tables, so a batch that replaces nothing (a first load)
+// skips them.
 func mergeConversations(ctx context.Context, conn *sql.Conn, c *Counts) error {
 	err := conn.QueryRowContext(ctx, sqlfiles.MergeConversations).Scan(&c.Inserted, &c.Updated, &c.Unchanged)
 	if err != nil {
 		return fmt.Errorf("merge conversations: %w", err)
 	}
-	return nil
+	if c.Updated > 0 {
+		if err := exec(ctx, conn, "delete replaced rows", sqlfiles.DeleteReplaced); err != nil {
+			return err
+		}
+	}
+	return exec(ctx, conn, "insert conversations", sqlfiles.InsertTouched)
 }
 
-// replaceChildren deletes the stored child rows of the replaced
-// conversations and appends the batch's child rows of every touched one.
+// replaceChildren appends the batch's child rows of every touched
+// conversation (mergeConversations deleted the stored ones).
 func replaceChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string, now time.Time, c *Counts) error {
-	if err := exec(ctx, conn, "delete child rows", sqlfiles.DeleteChildren); err != nil {
-		return err
+	var touched map[string]bool // nil: every conversation of the batch
+	if c.Unchanged > 0 {
+		var err error
+		if touched, err = touchedIDs(ctx, conn, c.Inserted+c.Updated); err != nil {
+			return err
+		}
 	}
-	touched, err := touchedIDs(ctx, conn, c.Inserted+c.Updated)
-	if err != nil {
-		return err
-	}
+	var err error
 	c.ChildRows, err = appendChildren(ctx, conn, b, touched, runID, now)
 	return err
 }

@@ -45,10 +45,10 @@ func stage(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string
 // appendChildren appends the answers and bookings of the touched
 // conversations straight to their tables, stamped with runID and now, and
 // returns how many rows it wrote. Skipping the staging table saves a copy of
-// the largest part of a batch.
+// the largest part of a batch. A nil touched means every conversation of b.
 func appendChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, touched map[string]bool, runID string, now time.Time) (n int64, err error) {
 	answers := func(r transform.Answer, v []driver.Value) bool {
-		if !touched[r.ConversationID] {
+		if touched != nil && !touched[r.ConversationID] {
 			return false
 		}
 		answerValues(r, v)
@@ -56,7 +56,7 @@ func appendChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, tou
 		return true
 	}
 	bookings := func(r transform.Booking, v []driver.Value) bool {
-		if !touched[r.ConversationID] {
+		if touched != nil && !touched[r.ConversationID] {
 			return false
 		}
 		bookingValues(r, v)

@@ -10,101 +10,140 @@ import (
 	"github.com/convsync/convsync/transform"
 )
 
-// fetched is one page handed from the reader to the loader, with where it
+// fetched is one page handed from the reader to the batcher, with where it
 // sits in the plan.
 type fetched struct {
 	page  extract.Page
 	slice int
 }
 
-// execute streams the plan: one goroutine reads and decodes pages while
-// the caller's goroutine flattens and commits the pages before them. The
-// queue between them is bounded, so memory holds at most Queue pages plus
-// one batch. Both goroutines stop at the first error.
+// batch is a flattened batch handed from the batcher to the loader, with
+// where the plan stands after its last page.
+type batch struct {
+	rows      *transform.Batch
+	pages     int64
+	slice     int
+	next      string // the cursor after its last page; "" = the slice is done
+	sliceDone bool
+}
+
+// execute streams the plan through three goroutines it owns: the reader
+// fetches and decodes pages, the batcher gathers them into batches and
+// flattens them, and the loader commits them. So a page is decoded and a
+// batch flattened while the batch before it is being committed. The queues
+// between them are bounded (Queue pages, one batch), so memory holds at
+// most Queue pages and three batches (one being built, one waiting, one
+// committing). All stop at the first error.
 func execute(ctx context.Context, src Source, sink Sink, st load.State, p runPlan, run *load.Run, base extract.Stats, o Options) error {
 	g, ctx := errgroup.WithContext(ctx)
 	pages := make(chan fetched, o.Queue)
+	batches := make(chan batch, 1)
 	g.Go(func() error {
 		defer close(pages)
-		for i, w := range p.slices {
-			after := ""
-			if i == 0 {
-				after = p.firstAfter
-			}
-			err := src.Pages(ctx, w, after, func(pg extract.Page) error {
-				select {
-				case pages <- fetched{page: pg, slice: i}:
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		return read(ctx, src, p, pages)
+	})
+	g.Go(func() error {
+		defer close(batches)
+		return gather(ctx, pages, batches, len(p.slices)-1, o.BatchSize)
 	})
 	g.Go(func() error {
 		l := loader{sink: sink, st: st, plan: p, run: run, base: base, src: src, opts: o}
-		return l.consume(ctx, pages)
+		return l.consume(ctx, batches)
 	})
 	return g.Wait()
 }
 
-// loader accumulates pages into batches and commits them.
-type loader struct {
-	sink  Sink
-	src   Source
-	st    load.State
-	plan  runPlan
-	run   *load.Run
-	base  extract.Stats
-	opts  Options
-	convs []extract.Conversation
-	rejs  []extract.Reject
-	pages int64
+// read sends every page of the plan's slices, in order, to pages.
+func read(ctx context.Context, src Source, p runPlan, pages chan<- fetched) error {
+	for i, w := range p.slices {
+		after := ""
+		if i == 0 {
+			after = p.firstAfter
+		}
+		err := src.Pages(ctx, w, after, func(pg extract.Page) error {
+			select {
+			case pages <- fetched{page: pg, slice: i}:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (l *loader) consume(ctx context.Context, pages <-chan fetched) error {
-	last := len(l.plan.slices) - 1
+// gather groups pages into batches: a batch ends when it holds size
+// conversations, when the run is done, or when a slice is done and the
+// batch holds anything (so every finished slice is committed).
+func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, last, size int) error {
+	var convs []extract.Conversation
+	var rejs []extract.Reject
+	var n int64
 	for f := range pages {
+		convs = append(convs, f.page.Conversations...)
+		rejs = append(rejs, f.page.Rejects...)
+		n++
+		sliceDone := f.page.Next == ""
+		runDone := sliceDone && f.slice == last
+		if len(convs) < size && !runDone && !(sliceDone && len(convs)+len(rejs) > 0) {
+			continue
+		}
+		b := batch{rows: transform.Flatten(convs, rejs), pages: n, slice: f.slice, next: f.page.Next, sliceDone: sliceDone}
+		select {
+		case batches <- b:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		// Flatten copied what the batch needs, so the buffers are reused.
+		clear(convs)
+		clear(rejs)
+		convs, rejs, n = convs[:0], rejs[:0], 0
+	}
+	return ctx.Err()
+}
+
+// loader commits batches in order.
+type loader struct {
+	sink Sink
+	src  Source
+	st   load.State
+	plan runPlan
+	run  *load.Run
+	base extract.Stats
+	opts Options
+}
+
+func (l *loader) consume(ctx context.Context, batches <-chan batch) error {
+	for b := range batches {
 		if err := ctx.Err(); err != nil {
 			return err // a cancelled run commits nothing more
 		}
-		l.convs = append(l.convs, f.page.Conversations...)
-		l.rejs = append(l.rejs, f.page.Rejects...)
-		l.pages++
-		sliceDone := f.page.Next == ""
-		full := len(l.convs) >= l.opts.BatchSize
-		runDone := sliceDone && f.slice == last
-		if !full && !runDone && !(sliceDone && len(l.convs)+len(l.rejs) > 0) {
-			continue
-		}
-		st := l.plan.progress(l.st, l.run.ID, f.slice, f.page.Next)
-		if err := l.commit(ctx, st, f.slice, sliceDone); err != nil {
+		if err := l.commit(ctx, b); err != nil {
 			return err
 		}
 	}
 	return ctx.Err()
 }
 
-func (l *loader) commit(ctx context.Context, st load.State, slice int, sliceDone bool) error {
-	b := transform.Flatten(l.convs, l.rejs)
-	l.run.Pages += l.pages
-	l.run.Rejected += int64(len(b.Rejects))
+func (l *loader) commit(ctx context.Context, b batch) error {
+	st := l.plan.progress(l.st, l.run.ID, b.slice, b.next)
+	l.run.Pages += b.pages
+	l.run.Rejected += int64(len(b.rows.Rejects))
 	applyStats(l.run, l.src.Stats(), l.base)
-	counts, err := l.sink.Commit(ctx, b, st, *l.run)
+	counts, err := l.sink.Commit(ctx, b.rows, st, *l.run)
 	if err != nil {
-		l.run.Pages -= l.pages
-		l.run.Rejected -= int64(len(b.Rejects))
+		l.run.Pages -= b.pages
+		l.run.Rejected -= int64(len(b.rows.Rejects))
 		return err
 	}
 	l.run.Counts.Add(counts)
-	l.st, l.convs, l.rejs, l.pages = st, l.convs[:0], l.rejs[:0], 0
+	l.st = st
 	if l.opts.OnCommit != nil {
-		done := slice
-		if sliceDone {
+		done := b.slice
+		if b.sliceDone {
 			done++
 		}
 		l.opts.OnCommit(Report{Run: *l.run, SlicesDone: done, SlicesTotal: len(l.plan.slices)})

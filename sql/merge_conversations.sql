@@ -1,9 +1,10 @@
--- Upserts the staged conversations. A staged row is written only if its id
--- is new or its last_updated_time is strictly newer than the stored one; an
--- equal or older version leaves the stored row unchanged. If the batch holds
--- an id twice, the newest last_updated_time wins (the later row on a tie).
--- The written rows stay in TEMP table touched (existed = replaced a stored
--- row) for the child-table scripts.
+-- Works out which staged conversations to write. A staged row is written
+-- only if its id is new or its last_updated_time is strictly newer than the
+-- stored one; an equal or older version leaves the stored row unchanged. If
+-- the batch holds an id twice, the newest last_updated_time wins (the later
+-- row on a tie). The rows to write stay in TEMP table touched (existed =
+-- replaces a stored row) for ReplaceConversations and the child-table
+-- scripts. Returns one row: inserted, updated, unchanged.
 CREATE OR REPLACE TEMP TABLE touched AS
 WITH incoming AS (
     SELECT * FROM stage_conversations
@@ -13,13 +14,6 @@ SELECT i.*, s.id IS NOT NULL AS existed
 FROM incoming i
 LEFT JOIN conversations s ON s.id = i.id
 WHERE s.id IS NULL OR i.last_updated_time > s.last_updated_time;
-
-DELETE FROM conversations
-WHERE id IN (SELECT id FROM touched WHERE existed);
-
-INSERT INTO conversations BY NAME
-SELECT t.* EXCLUDE (existed), r.synced_at, r.run_id
-FROM touched t, stage_run r;
 
 SELECT
     count(*) FILTER (WHERE NOT existed) AS inserted,

@@ -21,18 +21,26 @@ var Schema string
 //go:embed stage.sql
 var Stage string
 
-// MergeConversations applies stage_conversations to conversations (a row
-// replaces the stored one only when strictly newer), leaves the written rows
-// in TEMP table touched, and returns one row: inserted, updated, unchanged.
+// MergeConversations works out which staged conversations a commit writes:
+// it leaves them in TEMP table touched (existed = replaces a stored row;
+// a row replaces the stored one only when strictly newer) and returns one
+// row: inserted, updated, unchanged.
 //
 //go:embed merge_conversations.sql
 var MergeConversations string
 
-// DeleteChildren deletes the stored answers and bookings of every replaced
-// conversation in touched.
+// DeleteReplaced deletes the stored conversations that touched replaces,
+// with all their answers and bookings. It scans the three tables, so the
+// loader runs it only when touched replaces something.
 //
-//go:embed delete_children.sql
-var DeleteChildren string
+//go:embed delete_replaced.sql
+var DeleteReplaced string
+
+// InsertTouched inserts the conversations in touched with stage_run's
+// lineage.
+//
+//go:embed insert_touched.sql
+var InsertTouched string
 
 // TouchedIDs returns the ids of the conversations in touched, whose child
 // sets the loader then appends.
@@ -73,3 +81,11 @@ var LoadState string
 //
 //go:embed record_run.sql
 var RecordRun string
+
+// BenchCeiling is the benchmark's ceiling: it loads the conversations of the
+// NDJSON file named by variable ceiling_ndjson (SET VARIABLE) into
+// conversations, conversation_answers and conversation_bookings with
+// DuckDB's own JSON reader, in one transaction.
+//
+//go:embed bench_ceiling.sql
+var BenchCeiling string

@@ -1,0 +1,160 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os/exec"
+	"regexp"
+	"syscall"
+	"time"
+
+	"github.com/convsync/convsync/extract/oncehubtest"
+)
+
+// SimSpec is the data a simulator serves: Conversations generated from Seed
+// with the data clock at Start, then, if Created or Updated are set, one
+// AdvanceN of DeltaStep creating and updating that many. The same spec
+// always gives the same data, in any process.
+type SimSpec struct {
+	Seed          uint64
+	Conversations int
+	Start         time.Time
+	Created       int
+	Updated       int
+	// RateLimits turns on OnceHub's limits (5/s per key, 200/5 min).
+	RateLimits bool
+}
+
+// DeltaStep is how far the data clock moves for a delta.
+const DeltaStep = time.Hour
+
+// Now is the simulator's data clock once the spec's delta is applied.
+func (s SimSpec) Now() time.Time {
+	if s.Created+s.Updated > 0 {
+		return s.Start.Add(DeltaStep)
+	}
+	return s.Start
+}
+
+// NewSimulator builds the simulator of spec (rate limits as spec says,
+// everything else the simulator's defaults, quirks included).
+func NewSimulator(spec SimSpec) *oncehubtest.Server {
+	opts := oncehubtest.Options{Seed: spec.Seed, Conversations: spec.Conversations, Start: spec.Start}
+	if spec.RateLimits {
+		opts.RatePerSecond, opts.RatePer5Minutes = oncehubtest.RatePerSecond, oncehubtest.RatePer5Minutes
+	}
+	s := oncehubtest.New(opts)
+	if spec.Created+spec.Updated > 0 {
+		s.AdvanceN(DeltaStep, spec.Created, spec.Updated)
+	}
+	return s
+}
+
+// Launcher starts a simulator serving spec and returns its API root (…/v2)
+// and a function that stops it.
+type Launcher func(ctx context.Context, spec SimSpec) (baseURL string, stop func() error, err error)
+
+// InProcess serves the simulator from this process (httptest). Its memory
+// and CPU count as the syncing process's: use it for tests, not figures.
+func InProcess(_ context.Context, spec SimSpec) (string, func() error, error) {
+	srv := httptest.NewServer(NewSimulator(spec))
+	return srv.URL + "/v2", func() error { srv.Close(); return nil }, nil
+}
+
+// Exec serves the simulator from a child process: argv (e.g. the convsync
+// binary and "bench", "--serve-simulator") with SimArgs(spec) appended. The
+// child must print its API root on its first line to stderr (as
+// ServeSimulator does) and stop on SIGTERM.
+func Exec(argv ...string) Launcher {
+	return func(ctx context.Context, spec SimSpec) (string, func() error, error) {
+		cmd := exec.Command(argv[0], append(argv[1:], SimArgs(spec)...)...)
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			return "", nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			return "", nil, fmt.Errorf("start simulator: %w", err)
+		}
+		stop := func() error {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			err := cmd.Wait()
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				return nil // stopped by our signal
+			}
+			return err
+		}
+		url, err := readRoot(ctx, stderr)
+		if err != nil {
+			return "", nil, errors.Join(fmt.Errorf("start simulator: %w", err), stop())
+		}
+		go func() { _, _ = io.Copy(io.Discard, stderr) }()
+		return url, stop, nil
+	}
+}
+
+var rootPattern = regexp.MustCompile(`http://\S+/v2`)
+
+// readRoot reads the child's first line and finds the API root in it.
+func readRoot(ctx context.Context, r io.Reader) (string, error) {
+	type result struct {
+		line string
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		ch <- result{line, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return "", ctx.Err()
+	case res := <-ch:
+		if url := rootPattern.FindString(res.line); url != "" {
+			return url, nil
+		}
+		return "", fmt.Errorf("no API root in its first line %q (%v)", res.line, res.err)
+	}
+}
+
+// SimArgs are the flags that pass spec to a child running ServeSimulator.
+func SimArgs(spec SimSpec) []string {
+	return []string{
+		"--seed", fmt.Sprint(spec.Seed), "--conversations", fmt.Sprint(spec.Conversations),
+		"--start", spec.Start.UTC().Format(time.RFC3339Nano),
+		"--created", fmt.Sprint(spec.Created), "--updated", fmt.Sprint(spec.Updated),
+		fmt.Sprintf("--rate-limits=%t", spec.RateLimits),
+	}
+}
+
+// ServeSimulator serves the simulator of spec on a free local port until
+// ctx is done. Its first line to w names the API root; nothing else is
+// written.
+func ServeSimulator(ctx context.Context, spec SimSpec, w io.Writer) error {
+	return NewSimulator(spec).ListenAndServe(ctx, "127.0.0.1:0", &firstLine{w: w})
+}
+
+// firstLine passes on the first line written to it and drops the rest.
+type firstLine struct {
+	w    io.Writer
+	done bool
+}
+
+func (f *firstLine) Write(p []byte) (int, error) {
+	if f.done {
+		return len(p), nil
+	}
+	for i, b := range p {
+		if b == '\n' {
+			f.done = true
+			_, err := f.w.Write(p[:i+1])
+			return len(p), err
+		}
+	}
+	_, err := f.w.Write(p)
+	return len(p), err
+}

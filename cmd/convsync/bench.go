@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/convsync/convsync/bench"
+)
+
+// runBench runs the benchmark (see package bench and README "Performance").
+// It starts the simulator as a child process: this binary with the hidden
+// flag --serve-simulator, so the simulator's memory is not the syncing
+// process's. With --serve-simulator it is that child.
+func runBench(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "bench")
+	var cfg bench.Config
+	fs.IntVar(&cfg.Conversations, "conversations", 200000, "conversations in the simulator")
+	fs.Float64Var(&cfg.Delta, "delta", 0.01, "share of conversations in the delta run, half new and half updated (negative: none)")
+	fs.BoolVar(&cfg.Parquet, "parquet", true, "also sync into Parquet")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the generated data")
+	fs.StringVar(&cfg.Dir, "dir", "", "work folder, kept afterwards (default: a temporary folder, removed)")
+	fs.IntVar(&cfg.BatchSize, "batch-size", 0, "conversations per commit (default: the pipeline's)")
+	fs.StringVar(&cfg.MemoryLimit, "memory-limit", "", "DuckDB memory_limit (default: the sink's)")
+	fs.IntVar(&cfg.RateLimitedPages, "rate-limited", 0, "also backfill this many pages under OnceHub's rate limits (about 1.5 s a page)")
+	out := fs.String("out", "", "also write the report to this file")
+	serve := fs.Bool("serve-simulator", false, "")
+	start := fs.String("start", "", "")
+	created := fs.Int("created", 0, "")
+	updated := fs.Int("updated", 0, "")
+	limits := fs.Bool("rate-limits", false, "")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *serve {
+		spec := bench.SimSpec{Seed: cfg.Seed, Conversations: cfg.Conversations, Created: *created, Updated: *updated, RateLimits: *limits}
+		t, err := time.Parse(time.RFC3339Nano, *start)
+		if err != nil {
+			return usageError{fmt.Sprintf("--start: %v", err)}
+		}
+		spec.Start = t
+		return bench.ServeSimulator(ctx, spec, e.stderr)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cfg.Launcher = bench.Exec(exe, "bench", "--serve-simulator")
+	cfg.Progress = e.stderr
+	rep, err := bench.Run(ctx, cfg)
+	if rep != nil {
+		rep.Print(e.stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		rep.Print(f)
+		return f.Close()
+	}
+	return nil
+}
