@@ -84,15 +84,11 @@ var _ interface {
 // that type the staging tables and stand in for a table without files.
 const work = "_convsync_work"
 
-// parquetTables are the dataset's tables; the first three are partitioned.
+// parquetTables are the dataset's tables; see (*Parquet).partitioned.
 var parquetTables = []string{
 	"conversations", "conversation_answers", "conversation_bookings",
 	"contacts", "users", "bots", "websites", "audiences",
 	"_convsync_rejects", "_convsync_runs",
-}
-
-func partitioned(table string) bool {
-	return table == "conversations" || table == "conversation_answers" || table == "conversation_bookings"
 }
 
 // OpenParquet opens the dataset in folder dir, creating it if needed. It
@@ -141,7 +137,7 @@ func openParquet(ctx context.Context, dir string, opts ParquetOptions) (_ *Parqu
 	if p.conn, err = p.db.Conn(ctx); err != nil {
 		return nil, err
 	}
-	setup := "LOAD json; ATTACH ':memory:' AS " + work + "; USE " + work + ";\n" + sqlfiles.Schema
+	setup := "LOAD json; " + sqlParquetSession + "; ATTACH ':memory:' AS " + work + "; USE " + work + ";\n" + sqlfiles.Schema
 	if _, err := p.conn.ExecContext(ctx, setup); err != nil {
 		return nil, fmt.Errorf("create scratch schema: %w", err)
 	}

@@ -24,8 +24,9 @@ import (
 //
 // Only the partitions holding the batch's conversations are read, and only
 // those where a conversation is inserted or updated are written; see
-// (*writer).partition. A conversation's creation_time must never change: it
-// places the conversation, and its children, in their partition.
+// (*writer).conversations. A conversation's creation_time must never change:
+// it places the conversation, and its children, in their partition. Contacts
+// are partitioned too; see (*writer).dimension.
 //
 // An error after the manifest rename (a failed rename of a published file)
 // means the commit is durable but unfinished; the sink then refuses further
@@ -58,7 +59,12 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 	w := p.newWriter()
 	defer p.finish(w, &err)
 	now := p.now().UTC()
-	if err := p.step(ctx, "staged", func() error { return stageParquet(ctx, p.conn, b, run.ID, now) }); err != nil {
+	side, err := p.db.Conn(ctx)
+	if err != nil {
+		return c, err
+	}
+	defer side.Close()
+	if err := p.step(ctx, "staged", func() error { return stageParquet(ctx, p.conn, side, b, run.ID, now) }); err != nil {
 		return c, err
 	}
 	if err := p.step(ctx, "conversations", func() error {
@@ -123,10 +129,8 @@ func (p *Parquet) finish(w *writer, err *error) {
 	if p.broken != nil {
 		return
 	}
-	for _, f := range w.staged {
-		if rerr := os.Remove(f); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-			*err = errors.Join(*err, rerr)
-		}
+	if rerr := w.abandon(); rerr != nil {
+		*err = errors.Join(*err, rerr)
 	}
 	if rerr := os.Remove(manifestPath(p.dir) + stagedSuffix); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		*err = errors.Join(*err, rerr)

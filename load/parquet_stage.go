@@ -8,23 +8,32 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/convsync/convsync/transform"
 )
 
-// sqlStageChildren creates the Parquet sink's TEMP staging tables of child
-// rows; stage (duckdb_stage.go) stages everything else.
-const sqlStageChildren = `CREATE OR REPLACE TEMP TABLE pq_stage_answers AS
-    SELECT * EXCLUDE (synced_at, run_id) FROM conversation_answers LIMIT 0;
-CREATE OR REPLACE TEMP TABLE pq_stage_bookings AS
-    SELECT * EXCLUDE (synced_at, run_id) FROM conversation_bookings LIMIT 0`
+// sqlStageChildren creates the Parquet sink's staging tables of child rows,
+// in the scratch catalog work so that another connection than the commit's
+// can fill them; stage (duckdb_stage.go) stages everything else, in the
+// commit connection's TEMP catalog.
+const sqlStageChildren = `CREATE OR REPLACE TABLE ` + work + `.main.pq_stage_answers AS
+    SELECT * EXCLUDE (synced_at, run_id) FROM ` + work + `.main.conversation_answers LIMIT 0;
+CREATE OR REPLACE TABLE ` + work + `.main.pq_stage_bookings AS
+    SELECT * EXCLUDE (synced_at, run_id) FROM ` + work + `.main.conversation_bookings LIMIT 0`
 
-// stageParquet stages batch b on conn: what the DuckDB sink stages, plus
-// the child rows, which a Parquet commit must copy into files.
-func stageParquet(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string, now time.Time) error {
-	if err := stage(ctx, conn, b, runID, now); err != nil {
-		return err
-	}
+// stageParquet stages batch b: what the DuckDB sink stages, on conn, and at
+// the same time, on side, the child rows, which a Parquet commit must copy
+// into files. The appender is single-threaded and the child rows are half
+// of a batch's values, so the two halves take a core each.
+func stageParquet(ctx context.Context, conn, side *sql.Conn, b *transform.Batch, runID string, now time.Time) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return stage(gctx, conn, b, runID, now) })
+	g.Go(func() error { return stageChildren(gctx, side, b) })
+	return g.Wait()
+}
+
+func stageChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch) error {
 	if _, err := conn.ExecContext(ctx, sqlStageChildren); err != nil {
 		return fmt.Errorf("create child staging tables: %w", err)
 	}
@@ -44,13 +53,13 @@ func stageParquet(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID
 	return nil
 }
 
-// appendAll appends rows to the TEMP table of n columns; fill sets a row's
-// values in column order.
+// appendAll appends rows to the table of n columns in the scratch catalog;
+// fill sets a row's values in column order.
 func appendAll[T any](ctx context.Context, c driver.Conn, table string, n int, rows []T, fill func(T, []driver.Value)) (err error) {
 	if len(rows) == 0 {
 		return nil
 	}
-	a, err := duckdb.NewAppender(c, "temp", "main", table)
+	a, err := duckdb.NewAppender(c, work, "main", table)
 	if err != nil {
 		return fmt.Errorf("%s: %w", table, err)
 	}

@@ -60,10 +60,11 @@ func TestParquet_LayoutReadableByGlob(t *testing.T) {
 	for _, tc := range []struct {
 		partition string
 		folders   []string // of conversations, relative to its table folder
+		contacts  string   // the folder of the contact, created on 2025-03-01
 	}{
-		{"", []string{"creation_month=2025-01", "creation_month=2025-02", "creation_month=2025-03"}},
-		{"day", []string{"creation_day=2025-01-15", "creation_day=2025-02-01", "creation_day=2025-03-01"}},
-		{"none", []string{"."}},
+		{"", []string{"creation_month=2025-01", "creation_month=2025-02", "creation_month=2025-03"}, "creation_month=2025-03"},
+		{"day", []string{"creation_day=2025-01-15", "creation_day=2025-02-01", "creation_day=2025-03-01"}, "creation_day=2025-03-01"},
+		{"none", []string{"."}, "."},
 	} {
 		t.Run("partition="+tc.partition, func(t *testing.T) {
 			dir := t.TempDir()
@@ -76,10 +77,7 @@ func TestParquet_LayoutReadableByGlob(t *testing.T) {
 				folders = append(folders, filepath.Dir(f))
 			}
 			equal(t, "conversation folders", folders, tc.folders)
-			equal(t, "contacts files", len(dataFiles(t, dir, "contacts")), 1)
-			if f := dataFiles(t, dir, "contacts"); filepath.Dir(f[0]) != "." {
-				t.Errorf("contacts file %s: want it unpartitioned", f[0])
-			}
+			equal(t, "contacts folders", dataFilesDirs(t, dir, "contacts"), []string{tc.contacts})
 
 			db := duck(t)
 			glob := func(table string) string {

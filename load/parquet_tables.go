@@ -1,0 +1,207 @@
+package load
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	sqlfiles "github.com/convsync/convsync/sql"
+)
+
+// conversations writes the partitions of the staged conversations that
+// change, and their child tables; it returns what that did.
+//
+// Only the partitions holding the batch's conversations are read, and only
+// those where a conversation is inserted or updated are written. A
+// partition with an update is rewritten: its stored rows of the
+// conversations not written, then the new rows, merged into new files. A
+// partition with inserts only gets one more file, unless it already holds
+// mergeAt files; then it is rewritten too. Each table is written with one
+// partitioned COPY, whatever the number of partitions.
+func (w *writer) conversations(ctx context.Context) (Counts, error) {
+	var c Counts
+	if err := w.exec(ctx, "stage conversations", fmt.Sprintf(sqlIncoming, partExpr(w.p.opts.Partition))); err != nil {
+		return c, err
+	}
+	parts, err := w.strings(ctx, "SELECT DISTINCT _part FROM incoming")
+	if err != nil {
+		return c, fmt.Errorf("list partitions: %w", err)
+	}
+	var stored []dataFile
+	for _, part := range parts {
+		stored = append(stored, w.next.files("conversations", part)...)
+	}
+	if err := w.exec(ctx, "compare conversations", fmt.Sprintf(sqlDecided, w.p.source("conversations", stored))); err != nil {
+		return c, err
+	}
+	changes, err := w.changes(ctx)
+	if err != nil {
+		return c, err
+	}
+	var written, updated []string
+	for _, ch := range changes {
+		c.Inserted, c.Updated, c.Unchanged = c.Inserted+ch.ins, c.Updated+ch.upd, c.Unchanged+ch.unchgd
+		if ch.ins+ch.upd > 0 {
+			written = append(written, ch.part)
+		}
+		if ch.upd > 0 {
+			updated = append(updated, ch.part)
+		}
+	}
+	if len(written) == 0 {
+		return c, nil
+	}
+	for _, t := range []struct{ table, key, fresh string }{
+		{"conversations", "id", sqlNewConversations},
+		{"conversation_answers", "conversation_id", fmt.Sprintf(sqlNewChildren, work+".main.pq_stage_answers")},
+		{"conversation_bookings", "conversation_id", fmt.Sprintf(sqlNewChildren, work+".main.pq_stage_bookings")},
+	} {
+		if t.table != "conversations" {
+			n, err := w.count(ctx, "SELECT count(*) FROM "+t.fresh)
+			if err != nil {
+				return c, err
+			}
+			c.ChildRows += n
+		}
+		if err := w.upsert(ctx, t.table, t.fresh, t.key, sqlWrittenIDs, w.rewrites(t.table, written, updated)); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// change is what a batch does to one partition's conversations.
+type change struct {
+	part             string
+	ins, upd, unchgd int64
+}
+
+func (w *writer) changes(ctx context.Context) ([]change, error) {
+	rows, err := w.conn.QueryContext(ctx, sqlDecidedParts)
+	if err != nil {
+		return nil, fmt.Errorf("count conversations: %w", err)
+	}
+	defer rows.Close()
+	var out []change
+	for rows.Next() {
+		var ch change
+		if err := rows.Scan(&ch.part, &ch.ins, &ch.upd, &ch.unchgd); err != nil {
+			return nil, fmt.Errorf("count conversations: %w", err)
+		}
+		out = append(out, ch)
+	}
+	return out, rows.Err()
+}
+
+// rewrites returns the partitions of table among written to rewrite: those
+// in must, and those already holding mergeAt files.
+func (w *writer) rewrites(table string, written, must []string) []string {
+	var out []string
+	for _, part := range written {
+		if slices.Contains(must, part) || len(w.next.files(table, part)) >= mergeAt {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// dimension upserts the staged rows of a dimension table.
+//
+// Contacts are partitioned like conversations, by their own creation time
+// (NULL, for a contact seen only in its redacted form, in the Hive default
+// partition), so that a delta rewrites only the partitions of the contacts
+// it touches: mostly the recent ones, as its conversations. Bucketing by a
+// hash of the id would not do: a delta touching k contacts touches nearly
+// every one of B buckets once k is a few times B, so a 1 % delta on 1M
+// contacts would rewrite them all. Creation time, unlike a hash, is not
+// known for every staged id (a redacted row has none) and a stored row's
+// could differ from a staged one's, so the partitions holding stored
+// versions are found by a scan of the id column of the table's files
+// (sqlLocate): a read that grows with the table, but of one column, far
+// cheaper than rewriting it. The other dimensions are small (owners, bots,
+// websites, audiences) and rewritten whole when a batch updates one of
+// their rows.
+func (w *writer) dimension(ctx context.Context, table string) error {
+	all := w.next.Tables[table]
+	var located []string
+	if len(all) > 0 {
+		src := w.p.source(table, all)
+		key := "NULL"
+		if w.p.partitioned(table) {
+			src, key = w.stored(table, w.partsOf(table)), partKey(w.p.opts.Partition)
+		}
+		var err error
+		if located, err = w.strings(ctx, fmt.Sprintf(sqlLocate, table, src, key)); err != nil {
+			return fmt.Errorf("locate %s: %w", table, err)
+		}
+		if !w.p.partitioned(table) && len(located) > 0 {
+			located = []string{""}
+		}
+	}
+	expr := "''"
+	if table == "contacts" {
+		expr = partExpr(w.p.opts.Partition)
+	}
+	if err := w.exec(ctx, "merge "+table, fmt.Sprintf(sqlNewDimension, table, w.stored(table, located), expr)); err != nil {
+		return err
+	}
+	if !w.p.partitioned(table) {
+		if len(w.next.files(table, "")) >= mergeAt {
+			located = []string{""}
+		}
+		return w.upsert(ctx, table, "new_"+table, "id", "SELECT id FROM new_"+table, located)
+	}
+	parts, err := w.strings(ctx, fmt.Sprintf("SELECT DISTINCT coalesce(_part, '%s') FROM new_%s", hiveNull, table))
+	if err != nil {
+		return fmt.Errorf("list partitions of %s: %w", table, err)
+	}
+	rewrite := w.rewrites(table, parts, nil)
+	for _, part := range located {
+		if !slices.Contains(rewrite, part) {
+			rewrite = append(rewrite, part)
+		}
+	}
+	return w.upsert(ctx, table, "new_"+table, "id", "SELECT id FROM new_"+table, rewrite)
+}
+
+// partsOf lists the partitions of table's files.
+func (w *writer) partsOf(table string) []string {
+	var parts []string
+	for _, f := range w.next.Tables[table] {
+		if !slices.Contains(parts, f.Partition) {
+			parts = append(parts, f.Partition)
+		}
+	}
+	return parts
+}
+
+// rejects appends the staged rejects as one more file, merging the files
+// once there are mergeAt.
+func (w *writer) rejects(ctx context.Context) error {
+	const table = "_convsync_rejects"
+	if err := w.exec(ctx, "stage rejects", sqlNewRejects); err != nil {
+		return err
+	}
+	q := fmt.Sprintf("SELECT %s FROM new_%s", w.cols(table), table)
+	rewrite := len(w.next.files(table, "")) >= mergeAt
+	if rewrite {
+		q = fmt.Sprintf("SELECT %s FROM %s\nUNION ALL\n", w.cols(table), w.stored(table, []string{""})) + q
+	}
+	return w.emit(ctx, table, q, rewrite)
+}
+
+// runs upserts run's ledger row; the ledger is always rewritten whole.
+func (w *writer) runs(ctx context.Context, run Run) error {
+	const table = "_convsync_runs"
+	if err := w.exec(ctx, "stage run", sqlNewRun); err != nil {
+		return err
+	}
+	if err := w.exec(ctx, "record run", sqlfiles.RecordRun, runArgs(run)...); err != nil {
+		return err
+	}
+	cols := w.cols(table)
+	q := fmt.Sprintf(`SELECT %[1]s FROM %[2]s WHERE run_id NOT IN (SELECT run_id FROM temp.main._convsync_runs)
+UNION ALL
+SELECT %[1]s FROM temp.main._convsync_runs`, cols, w.stored(table, []string{""}))
+	return w.emit(ctx, table, q, true)
+}
