@@ -92,7 +92,7 @@ func openReader(ctx context.Context, cfg Config, owner string) (reader, error) {
 	}
 	connector, err := duckdb.NewConnector(path+"?access_mode=read_only", nil)
 	if err != nil {
-		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+		return nil, duckdbLocked(path, fmt.Errorf("open warehouse %s: %w", path, err))
 	}
 	db := sql.OpenDB(connector)
 	if err := db.PingContext(ctx); err != nil {

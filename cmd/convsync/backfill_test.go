@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/convsync/convsync/extract/oncehubtest"
+)
+
+// TestBackfill_RereadsRangeWithoutMovingCursor: a backfill restores rows
+// lost from the warehouse in its range, leaves the watermark where it was
+// and is recorded as a backfill.
+func TestBackfill_RereadsRangeWithoutMovingCursor(t *testing.T) {
+	p := newProdEnv(t, 150)
+	cfg := p.config()
+	path := p.write(t, "c.yaml", cfg)
+	if r := runCmd(context.Background(), p.getenv, "sync", "--config", path); r.code != exitOK {
+		t.Fatalf("sync: %d %s", r.code, r.stderr)
+	}
+	from := p.sim.Now().Add(-90 * 24 * time.Hour).Truncate(24 * time.Hour)
+	to := from.Add(30 * 24 * time.Hour)
+	d := openDuckDB(t, cfg.Warehouse.Path)
+	before, err := d.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := `SELECT id FROM conversations WHERE last_updated_time >= $1 AND last_updated_time < $2`
+	if _, err := d.DB().Exec(`DELETE FROM conversation_answers WHERE conversation_id IN (`+lost+`)`, from, to); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.DB().Exec(`DELETE FROM conversations WHERE id IN (`+lost+`)`, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		t.Fatal("no conversations in the range: the test proves nothing")
+	}
+	d.Close()
+
+	r := runCmd(context.Background(), p.getenv, "backfill", "--config", path, "--from", from.Format(time.RFC3339), "--to", to.Format(time.DateOnly))
+	if r.code != exitOK {
+		t.Fatalf("backfill: %d %s", r.code, r.stderr)
+	}
+	d = openDuckDB(t, cfg.Warehouse.Path)
+	after, err := d.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.Watermark.Equal(before.Watermark) || after.Pending != nil || after.Backfill != nil {
+		t.Errorf("state after the backfill %+v, want the watermark %s untouched and nothing pending", after, before.Watermark)
+	}
+	assertConverged(t, d.DB(), p.sim)
+	var mode, status string
+	if err := d.DB().QueryRow(`SELECT mode, status FROM _convsync_runs ORDER BY started_at DESC LIMIT 1`).Scan(&mode, &status); err != nil || mode != "backfill" || status != "succeeded" {
+		t.Errorf("last ledger row %s %s (%v), want backfill succeeded", mode, status, err)
+	}
+}
+
+// TestBackfill_ResumesWhenRunAgain: a backfill stopped midway keeps its
+// progress; the same command again finishes it under the same run id,
+// without reading its range from the start.
+func TestBackfill_ResumesWhenRunAgain(t *testing.T) {
+	sim := oncehubtest.New(oncehubtest.Options{Seed: 3, Conversations: 200, NoQuirks: true, Start: time.Now().Add(-time.Hour)})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var lists atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if lists.Add(1) == 5 {
+			cancel() // the stop signal, while the fifth page is being fetched
+		}
+		time.Sleep(50 * time.Millisecond) // slow pages: the loader commits each before the next comes
+		sim.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	p := &prodEnv{sim: sim, url: srv.URL + "/v2", dir: t.TempDir(), key: sim.APIKey()}
+	cfg := p.config()
+	cfg.Source.PageSize, cfg.Sync.BatchSize, cfg.Source.Slice = 10, 10, 0
+	path := p.write(t, "c.yaml", cfg)
+	from, to := cfg.Source.Start.Format(time.RFC3339), sim.Now().Add(time.Minute).Format(time.RFC3339)
+
+	r := runCmd(ctx, p.getenv, "backfill", "--config", path, "--from", from, "--to", to)
+	if r.code != exitFailure {
+		t.Fatalf("stopped backfill: exit %d, want %d\n%s", r.code, exitFailure, r.stderr)
+	}
+	d := openDuckDB(t, cfg.Warehouse.Path)
+	st, err := d.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Backfill == nil || st.Backfill.After == "" || !st.Watermark.IsZero() || st.Pending != nil {
+		t.Fatalf("state after the stop %+v, want backfill progress mid-slice and no watermark\n%s\n%+v", st, r.stderr, readLedger(t, d.DB()))
+	}
+	first := readLedger(t, d.DB())[st.Backfill.RunID]
+	if first.status != "cancelled" || first.pages < 1 || first.pages > 4 {
+		t.Errorf("stopped run %+v, want cancelled after 1 to 4 committed pages", first)
+	}
+	d.Close()
+
+	lists.Store(100) // no more stops
+	callsBefore := sim.Counts().Total
+	if r := runCmd(context.Background(), p.getenv, "backfill", "--config", path, "--from", from, "--to", to); r.code != exitOK {
+		t.Fatalf("resumed backfill: %d %s", r.code, r.stderr)
+	}
+	d = openDuckDB(t, cfg.Warehouse.Path)
+	assertConverged(t, d.DB(), sim)
+	ledger := readLedger(t, d.DB())
+	resumed := ledger[st.Backfill.RunID]
+	// The resumed row counts what the resumed part did (the pipeline's
+	// choice): with the stopped part, every conversation once.
+	if len(ledger) != 1 || resumed.status != "succeeded" || first.inserted+resumed.inserted != 200 {
+		t.Errorf("ledger %+v, want the one backfill run, succeeded, its two parts inserting all 200 (first %d)", ledger, first.inserted)
+	}
+	if calls := int64(sim.Counts().Total - callsBefore); calls != 20-first.pages {
+		t.Errorf("the resumed run made %d calls, want %d: the %d committed pages are not read again", calls, 20-first.pages, first.pages)
+	}
+	if st, _ := d.State(context.Background()); st.Backfill != nil || !st.Watermark.IsZero() {
+		t.Errorf("state after the backfill %+v, want no progress and still no watermark", st)
+	}
+}

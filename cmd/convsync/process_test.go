@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// convsyncProcess starts the program (this test binary, see TestMain) as a
+// child process with args and the API key in its environment.
+func convsyncProcess(t *testing.T, p *prodEnv, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = []string{"CONVSYNC_TEST_MAIN=1", "ONCEHUB_API_KEY=" + p.key, "PATH=" + os.Getenv("PATH")}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() }) // if the test failed midway
+	return cmd, &out
+}
+
+// waitExit waits for cmd to exit and returns its exit code and how long
+// that took.
+func waitExit(t *testing.T, cmd *exec.Cmd, timeout time.Duration) (int, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return cmd.ProcessState.ExitCode(), time.Since(start)
+	case <-time.After(timeout):
+		_ = cmd.Process.Kill()
+		t.Fatalf("%v still running after %s", cmd.Args[1:], timeout)
+		return 0, 0
+	}
+}
+
+// TestProcess_LockThenSIGTERM is the production story with real processes:
+// a slow incremental sync runs; a second sync on the same warehouse exits at
+// once with code 3 naming the first; a reader is refused the same way;
+// SIGTERM stops the first mid-run with code 143, leaving a consistent
+// warehouse (the watermark where it was, committed batches matching the
+// ledger, no half conversation); and the next run resumes and converges to
+// the source.
+func TestProcess_LockThenSIGTERM(t *testing.T) {
+	p := newProdEnv(t, 300)
+	p.sim.AdvanceN(time.Since(p.sim.Now()), 0, 0) // the data clock to the wall clock, quietly
+	fast := p.write(t, "fast.yaml", p.config())
+	if r := runCmd(context.Background(), p.getenv, "sync", "--config", fast); r.code != exitOK {
+		t.Fatalf("first sync: %d %s", r.code, r.stderr)
+	}
+	d := openDuckDB(t, p.config().Warehouse.Path)
+	st0, err := d.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := readConversations(t, d.DB())
+	d.Close()
+	// Activity after the first run's window: 40 new, 160 updated.
+	p.sim.AdvanceN(st0.Watermark.Sub(p.sim.Now()), 0, 0)
+	p.sim.AdvanceN(time.Since(st0.Watermark)-time.Millisecond, 40, 160)
+
+	// About 20 pages of 10 at 4 requests a second: some 5 seconds.
+	slowCfg := p.config()
+	slowCfg.Source.PageSize, slowCfg.Sync.BatchSize = 10, 20
+	slowCfg.Source.RateLimit = RateConfig{PerSecond: 4}
+	slowCfg.Sync.ShutdownGrace = 5 * time.Second
+	slow := p.write(t, "slow.yaml", slowCfg)
+	calls0 := p.sim.Counts().Total
+	a, aOut := convsyncProcess(t, p, "sync", "--config", slow)
+	eventually(t, 10*time.Second, "the first sync to hold the lock and commit twice", func() bool {
+		if a.ProcessState != nil || strings.Contains(aOut.String(), "error") {
+			t.Fatalf("first sync ended: %s", aOut.String())
+		}
+		b, _ := os.ReadFile(slowCfg.Warehouse.Path + ".lock")
+		return bytes.Contains(b, []byte(fmt.Sprintf(`"pid":%d`, a.Process.Pid))) && p.sim.Counts().Total-calls0 >= 5
+	})
+
+	b, bOut := convsyncProcess(t, p, "sync", "--config", slow)
+	code, took := waitExit(t, b, 10*time.Second)
+	if code != exitLocked || took > 3*time.Second {
+		t.Errorf("second sync: exit %d after %s, want %d at once", code, took, exitLocked)
+	}
+	for _, want := range []string{"locked by convsync incremental", fmt.Sprintf("pid %d", a.Process.Pid), " since "} {
+		if !strings.Contains(bOut.String(), want) {
+			t.Errorf("second sync's output lacks %q:\n%s", want, bOut.String())
+		}
+	}
+	r := runCmd(context.Background(), envOf(nil), "status", "--config", slow)
+	if r.code != exitLocked || !strings.Contains(r.stderr, fmt.Sprintf("PID %d", a.Process.Pid)) {
+		t.Errorf("status during a sync: exit %d, want %d naming pid %d:\n%s", r.code, exitLocked, a.Process.Pid, r.stderr)
+	}
+
+	if err := a.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	code, took = waitExit(t, a, 10*time.Second)
+	if code != 128+int(syscall.SIGTERM) || took > slowCfg.Sync.ShutdownGrace {
+		t.Fatalf("SIGTERM: exit %d after %s, want 143 within %s\n%s", code, took, slowCfg.Sync.ShutdownGrace, aOut.String())
+	}
+	var summary struct{ RunID, Status string }
+	if err := json.Unmarshal(bytes.TrimSpace(aOut.Bytes()[:bytes.IndexByte(aOut.Bytes(), '\n')+1]), &summary); err != nil || summary.Status != "cancelled" {
+		t.Errorf("first output line should be the cancelled run's summary: %v\n%s", err, aOut.String())
+	}
+	if strings.Contains(aOut.String()+bOut.String()+r.stderr, p.key) {
+		t.Error("the API key appears in the output")
+	}
+
+	// The warehouse after the stop.
+	d = openDuckDB(t, slowCfg.Warehouse.Path)
+	st, err := d.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Watermark.Equal(st0.Watermark) || st.Pending == nil {
+		t.Fatalf("state after SIGTERM %+v: want the watermark %s unmoved and the run's progress", st, st0.Watermark)
+	}
+	runA := st.Pending.RunID
+	row := readLedger(t, d.DB())[runA]
+	if row.status != "cancelled" || row.pages == 0 || row.pages == 20 {
+		t.Errorf("ledger row of the stopped run %+v: want cancelled after some of its pages", row)
+	}
+	now := readConversations(t, d.DB())
+	written := int64(0)
+	truth := map[string]time.Time{}
+	for _, c := range p.sim.Conversations() {
+		truth[c.ID] = c.LastUpdatedTime
+	}
+	for id, s := range now {
+		if s.runID == runA {
+			written++
+		}
+		if s.children != s.answers {
+			t.Errorf("%s: %d answer rows for answer_count %d", id, s.children, s.answers)
+		}
+		if o, ok := old[id]; !(ok && s.updated.Equal(o.updated)) && !s.updated.Equal(truth[id]) {
+			t.Errorf("%s: stored version %s is neither the one before nor the source's", id, s.updated)
+		}
+	}
+	if written != row.inserted+row.updated || written == 0 {
+		t.Errorf("%d conversations carry the stopped run's id, its ledger row says %d inserted + %d updated", written, row.inserted, row.updated)
+	}
+	for id, u := range truth {
+		if u.Before(st.Watermark) && !now[id].updated.Equal(u) {
+			t.Errorf("%s updated %s, before the watermark %s, is not loaded", id, u, st.Watermark)
+		}
+	}
+	d.Close()
+
+	// The next run resumes the stopped one and converges.
+	if r := runCmd(context.Background(), p.getenv, "sync", "--config", fast); r.code != exitOK || !strings.Contains(r.stderr, runA) {
+		t.Fatalf("next sync: exit %d, want %d resuming %s:\n%s", r.code, exitOK, runA, r.stderr)
+	}
+	d = openDuckDB(t, slowCfg.Warehouse.Path)
+	assertConverged(t, d.DB(), p.sim)
+	if st, _ := d.State(context.Background()); st.Pending != nil || !st.Watermark.After(st0.Watermark) {
+		t.Errorf("state after the next run %+v, want the watermark moved and nothing pending", st)
+	}
+}

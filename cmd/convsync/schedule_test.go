@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/convsync/convsync/load"
+)
+
+// every is a schedule firing every d, even below cron's one second.
+type every time.Duration
+
+func (e every) Next(t time.Time) time.Time { return t.Add(time.Duration(e)) }
+
+func quietScheduler(job func(context.Context) (load.Run, error)) *scheduler {
+	return &scheduler{log: slog.New(slog.DiscardHandler), metrics: newMetrics(), grace: 2 * time.Second, job: job}
+}
+
+func scrape(t *testing.T, h http.Handler) map[string]float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("/metrics: %d", rec.Code)
+	}
+	return parseProm(t, rec.Body)
+}
+
+// TestScheduler_NeverOverlaps: ticks every 20ms, runs of 150ms: never two at
+// once, the ticks in between are skipped and counted.
+func TestScheduler_NeverOverlaps(t *testing.T) {
+	var running, maxRunning, runs atomic.Int32
+	s := quietScheduler(func(ctx context.Context) (load.Run, error) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		if n > maxRunning.Load() {
+			maxRunning.Store(n)
+		}
+		runs.Add(1)
+		time.Sleep(150 * time.Millisecond)
+		return load.Run{ID: "r", Status: "succeeded"}, nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	if err := s.run(ctx, every(20*time.Millisecond), nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("run: %v, want the context's cause", err)
+	}
+	m := scrape(t, s.handler())
+	skipped := m[`convsync_runs_skipped_total{reason="running"}`]
+	if maxRunning.Load() != 1 || runs.Load() < 2 || skipped < 10 {
+		t.Errorf("max %d at once, %d runs, %v ticks skipped; want 1 at once, at least 2 runs, at least 10 skipped",
+			maxRunning.Load(), runs.Load(), skipped)
+	}
+}
+
+// TestScheduler_RecoversFromPanic: a run that panics is a failed run; the
+// schedule goes on.
+func TestScheduler_RecoversFromPanic(t *testing.T) {
+	var calls atomic.Int32
+	s := quietScheduler(func(ctx context.Context) (load.Run, error) {
+		if calls.Add(1) == 1 {
+			panic("boom")
+		}
+		return load.Run{ID: "r", Status: "succeeded"}, nil
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.run(ctx, every(10*time.Millisecond), nil) }()
+	eventually(t, 5*time.Second, "a run after the panic", func() bool { return calls.Load() >= 3 })
+	cancel()
+	<-done
+	m := scrape(t, s.handler())
+	if m["convsync_run_panics_total"] != 1 || m[`convsync_runs_total{status="failed"}`] != 1 {
+		t.Errorf("panics %v, failed runs %v; want 1 and 1", m["convsync_run_panics_total"], m[`convsync_runs_total{status="failed"}`])
+	}
+}
+
+// TestScheduler_StopWaitsForRunWithinGrace: a stop cancels the run in flight
+// and waits for it; a run ignoring the stop is left after the grace.
+func TestScheduler_StopWaitsForRunWithinGrace(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		obeys   bool
+		minWait time.Duration
+		maxWait time.Duration
+	}{
+		{"run stops", true, 100 * time.Millisecond, 1500 * time.Millisecond},
+		{"run hangs", false, 300 * time.Millisecond, 1500 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			started := make(chan struct{}, 1)
+			var finished atomic.Bool
+			hang := make(chan struct{})
+			defer close(hang)
+			s := quietScheduler(func(ctx context.Context) (load.Run, error) {
+				select {
+				case started <- struct{}{}:
+				default:
+				}
+				if tc.obeys {
+					<-ctx.Done()
+					time.Sleep(100 * time.Millisecond) // the rollback
+					finished.Store(true)
+					return load.Run{ID: "r", Status: "cancelled"}, ctx.Err()
+				}
+				<-hang
+				return load.Run{}, nil
+			})
+			s.grace = 300 * time.Millisecond
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- s.run(ctx, every(10*time.Millisecond), nil) }()
+			<-started
+			stop := time.Now()
+			cancel()
+			<-done
+			d := time.Since(stop)
+			if d < tc.minWait || d > tc.maxWait {
+				t.Errorf("returned %s after the stop, want %s..%s", d, tc.minWait, tc.maxWait)
+			}
+			if tc.obeys && !finished.Load() {
+				t.Error("returned before the run finished rolling back")
+			}
+		})
+	}
+}
+
+// TestRun_ServesMetrics: `convsync run` syncs on its schedule and serves
+// /healthz and /metrics with the run's values; a stop ends it.
+func TestRun_ServesMetrics(t *testing.T) {
+	p := newProdEnv(t, 80)
+	path := p.write(t, "c.yaml", p.config())
+	var stderr syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "--config", path, "--schedule", "@every 1s", "--listen", "127.0.0.1:0"}, p.getenv, io.Discard, &stderr)
+	}()
+	var addr string
+	eventually(t, 5*time.Second, "the metrics address in the log", func() bool {
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving metrics" {
+				addr = l.Addr
+			}
+		}
+		return addr != ""
+	})
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		t.Fatal(err)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/healthz"); code != http.StatusOK || !strings.HasPrefix(body, "ok") {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	var m map[string]float64
+	eventually(t, 10*time.Second, "a successful run in /metrics", func() bool {
+		_, body := get("/metrics")
+		m = parseProm(t, strings.NewReader(body))
+		return m[`convsync_runs_total{status="succeeded"}`] >= 1
+	})
+	calls := p.sim.Counts().Total
+	if m[`convsync_conversations_total{result="inserted"}`] != 80 || m[`convsync_last_run_conversations{result="inserted"}`] != 80 {
+		t.Errorf("inserted: total %v, last run %v; want 80", m[`convsync_conversations_total{result="inserted"}`], m[`convsync_last_run_conversations{result="inserted"}`])
+	}
+	if m[`convsync_runs_total{status="succeeded"}`] == 1 && m["convsync_api_calls_total"] != float64(calls) {
+		t.Errorf("api calls %v, the simulator counted %d", m["convsync_api_calls_total"], calls)
+	}
+	if m["convsync_last_success_timestamp_seconds"] < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Errorf("last success %v", m["convsync_last_success_timestamp_seconds"])
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != exitFailure { // main turns it into 128+signal
+			t.Errorf("exit %d after a stop, want %d", code, exitFailure)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("run did not stop")
+	}
+	if !strings.Contains(stderr.String(), "stopped: context canceled") {
+		t.Errorf("stderr lacks the stop:\n%s", stderr.String())
+	}
+}
