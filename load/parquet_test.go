@@ -500,3 +500,59 @@ func copyDir(t *testing.T, from, to string) {
 		dst.Close()
 	}
 }
+
+// Contacts are partitioned by their own creation time, so a batch rewrites
+// only the contact partitions holding the contacts it touches.
+func TestParquet_ContactsCopyOnWrite(t *testing.T) {
+	dir := t.TempDir()
+	pq := openParquet(t, dir, load.ParquetOptions{})
+	defer pq.Close()
+	contact := func(id string, created time.Time, name string) transform.Contact {
+		c := fullContact(id)
+		c.CreationTime, c.FirstName = &created, &name
+		return c
+	}
+	b := batchOf(version("CVR-1", janCreated, at(2, 0), 0, 0))
+	b.Contacts = []transform.Contact{contact("CTC-J", janCreated, "Jan"), contact("CTC-F", febCreated, "Feb"),
+		{ID: "CTC-X", Deleted: true}}
+	pcommit(t, pq, b, load.State{}, "R1")
+	equal(t, "contact folders", dataFilesDirs(t, dir, "contacts"),
+		[]string{"creation_month=2025-01", "creation_month=2025-02", "creation_month=__HIVE_DEFAULT_PARTITION__"})
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, f := range allDataFiles(t, dir) {
+		os.Chtimes(filepath.Join(dir, f), old, old)
+	}
+	before := fileTimes(t, dir)
+
+	// CTC-F is updated; CTC-X, first seen redacted, now comes whole and
+	// moves out of the default partition.
+	b = batchOf(version("CVR-1", janCreated, at(3, 0), 0, 0))
+	b.Contacts = []transform.Contact{contact("CTC-F", febCreated, "Feb2"), contact("CTC-X", janCreated.AddDate(0, 2, 0), "Mar")}
+	pcommit(t, pq, b, load.State{}, "R2")
+	after := fileTimes(t, dir)
+	for f, mt := range before {
+		rewritten := strings.Contains(f, "2025-02") || strings.Contains(f, hiveNull) ||
+			strings.HasPrefix(f, "conversations") || strings.HasPrefix(f, "_convsync_runs")
+		if _, ok := after[f]; ok == rewritten {
+			t.Errorf("%s: still there %v, want %v", f, ok, !rewritten)
+		}
+		if !rewritten && !after[f].Equal(mt) {
+			t.Errorf("%s: untouched but its mtime changed", f)
+		}
+	}
+	equal(t, "contact folders", dataFilesDirs(t, dir, "contacts"),
+		[]string{"creation_month=2025-01", "creation_month=2025-02", "creation_month=2025-03"})
+	glob := fmt.Sprintf("read_parquet(%s, hive_partitioning = true)", quoteLit(filepath.Join(dir, "contacts", "**", "*.parquet")))
+	equal(t, "contacts by glob", queryRows(t, duck(t), "SELECT id, first_name, creation_month FROM "+glob+" ORDER BY id"),
+		[][]any{{"CTC-F", "Feb2", "2025-02"}, {"CTC-J", "Jan", "2025-01"}, {"CTC-X", "Mar", "2025-03"}})
+
+	// A redacted row keeps the stored attributes, and so its partition; a
+	// contact without a creation time is read as NULL.
+	b = batchOf(version("CVR-1", janCreated, at(4, 0), 0, 0))
+	b.Contacts = []transform.Contact{{ID: "CTC-J", Deleted: true}, {ID: "CTC-Y", Deleted: true}}
+	pcommit(t, pq, b, load.State{}, "R3")
+	equal(t, "contacts by glob", queryRows(t, duck(t), "SELECT id, deleted, first_name, creation_month FROM "+glob+" ORDER BY id"),
+		[][]any{{"CTC-F", false, "Feb2", "2025-02"}, {"CTC-J", true, "Jan", "2025-01"}, {"CTC-X", false, "Mar", "2025-03"}, {"CTC-Y", true, nil, nil}})
+}
+
+const hiveNull = "__HIVE_DEFAULT_PARTITION__"
