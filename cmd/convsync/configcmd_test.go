@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestConfigCheck_PrintsEffectiveConfigMasked: the check prints every
+// effective value as YAML that loads back to the same configuration, with
+// the key and the Pushgateway password masked.
+func TestConfigCheck_PrintsEffectiveConfigMasked(t *testing.T) {
+	p := writeFile(t, "c.yaml", `source:
+  start: 2025-01-01T00:00:00Z
+  page_size: 50
+schedule: "*/15 * * * *"
+metrics:
+  pushgateway: https://ops:hunter2@push.example.com
+  textfile: /var/lib/node_exporter/convsync.prom
+sync:
+  shutdown_grace: 40s
+`)
+	r := runCmd(context.Background(), envOf(map[string]string{"ONCEHUB_API_KEY": "sk-abcdef123456"}), "config", "check", "--config", p)
+	if r.code != exitOK {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, bad := range []string{"sk-abcdef123456", "hunter2"} {
+		if strings.Contains(r.stdout, bad) {
+			t.Errorf("output shows %q:\n%s", bad, r.stdout)
+		}
+	}
+	for _, want := range []string{"api_key: '********'", "page_size: 50", "shutdown_grace: 40s", "https://ops:xxxxx@push.example.com", "listen: 127.0.0.1:9464", "batch_size: 5000"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	printed := writeFile(t, "printed.yaml", r.stdout)
+	again, err := loadConfig(printed, envOf(nil), true)
+	if err != nil {
+		t.Fatalf("the printed configuration does not load: %v", err)
+	}
+	if again.Source.PageSize != 50 || again.Sync.ShutdownGrace != 40*time.Second || again.Schedule != "*/15 * * * *" {
+		t.Errorf("reloaded %+v", again)
+	}
+}
+
+// TestConfigCheck_ReportsEveryProblem: exit 2 and one line per problem,
+// including the production keys.
+func TestConfigCheck_ReportsEveryProblem(t *testing.T) {
+	p := writeFile(t, "c.yaml", `schedule: "every quarter hour"
+source:
+  page_size: 0
+sync:
+  shutdown_grace: 0s
+metrics:
+  listen: "9464"
+  textfile: /tmp/convsync.txt
+  pushgateway: ftp://push
+  job: ""
+`)
+	r := runCmd(context.Background(), envOf(nil), "config", "check", "--config", p)
+	if r.code != exitConfig || r.stdout != "" {
+		t.Errorf("exit %d, stdout %q; want %d and nothing printed", r.code, r.stdout, exitConfig)
+	}
+	for _, want := range []string{"schedule: ", "source.page_size", "source.api_key", "source.start", "sync.shutdown_grace: must be positive",
+		"metrics.listen: must be HOST:PORT", "metrics.textfile: must end in .prom", "metrics.pushgateway: must be an http(s) URL", "metrics.job: required"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if r := runCmd(context.Background(), envOf(nil), "config", "--config", p); r.code != exitConfig || !strings.Contains(r.stderr, "config check") {
+		t.Errorf("config without check: exit %d %s", r.code, r.stderr)
+	}
+}
+
+// TestConfig_UnreadableIsConfigError: a missing file or broken YAML is exit
+// 2 like any invalid configuration.
+func TestConfig_UnreadableIsConfigError(t *testing.T) {
+	for _, path := range []string{"/nonexistent/convsync.yaml", writeFile(t, "c.yaml", "source: [unclosed\n")} {
+		_, err := loadConfig(path, envOf(nil), true)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || exitCode(err) != exitConfig {
+			t.Errorf("%s: %v, want a *ConfigError", path, err)
+		}
+	}
+}
