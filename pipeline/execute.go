@@ -38,18 +38,18 @@ func execute(ctx context.Context, src Source, sink Sink, st load.State, p runPla
 	g, ctx := errgroup.WithContext(ctx)
 	pages := make(chan fetched, o.Queue)
 	batches := make(chan batch, 1)
-	g.Go(func() error {
+	g.Go(recovered(func() error {
 		defer close(pages)
 		return read(ctx, src, p, pages)
-	})
-	g.Go(func() error {
+	}))
+	g.Go(recovered(func() error {
 		defer close(batches)
 		return gather(ctx, pages, batches, len(p.slices)-1, o.BatchSize)
-	})
-	g.Go(func() error {
+	}))
+	g.Go(recovered(func() error {
 		l := loader{sink: sink, st: st, plan: p, run: run, base: base, src: src, opts: o}
 		return l.consume(ctx, batches)
-	})
+	}))
 	return g.Wait()
 }
 
