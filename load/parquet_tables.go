@@ -56,16 +56,21 @@ func (w *writer) conversations(ctx context.Context) (Counts, error) {
 		{"conversation_answers", "conversation_id", fmt.Sprintf(sqlNewChildren, work+".main.pq_stage_answers")},
 		{"conversation_bookings", "conversation_id", fmt.Sprintf(sqlNewChildren, work+".main.pq_stage_bookings")},
 	} {
-		if t.table != "conversations" {
-			n, err := w.count(ctx, "SELECT count(*) FROM "+t.fresh)
-			if err != nil {
-				return c, err
-			}
-			c.ChildRows += n
-		}
-		if err := w.upsert(ctx, t.table, t.fresh, t.key, sqlWrittenIDs, w.rewrites(t.table, written, updated)); err != nil {
+		rewrite := w.rewrites(t.table, written, updated)
+		n, err := w.upsert(ctx, t.table, t.fresh, t.key, sqlWrittenIDs, rewrite)
+		if err != nil {
 			return c, err
 		}
+		if t.table == "conversations" {
+			continue
+		}
+		// The rows written are the new ones, unless stored ones were kept.
+		if len(rewrite) > 0 {
+			if n, err = w.count(ctx, "SELECT count(*) FROM "+t.fresh); err != nil {
+				return c, err
+			}
+		}
+		c.ChildRows += n
 	}
 	return c, nil
 }
@@ -149,7 +154,8 @@ func (w *writer) dimension(ctx context.Context, table string) error {
 		if len(w.next.files(table, "")) >= mergeAt {
 			located = []string{""}
 		}
-		return w.upsert(ctx, table, "new_"+table, "id", "SELECT id FROM new_"+table, located)
+		_, err := w.upsert(ctx, table, "new_"+table, "id", "SELECT id FROM new_"+table, located)
+		return err
 	}
 	parts, err := w.strings(ctx, fmt.Sprintf("SELECT DISTINCT coalesce(_part, '%s') FROM new_%s", hiveNull, table))
 	if err != nil {
@@ -161,7 +167,8 @@ func (w *writer) dimension(ctx context.Context, table string) error {
 			rewrite = append(rewrite, part)
 		}
 	}
-	return w.upsert(ctx, table, "new_"+table, "id", "SELECT id FROM new_"+table, rewrite)
+	_, err = w.upsert(ctx, table, "new_"+table, "id", "SELECT id FROM new_"+table, rewrite)
+	return err
 }
 
 // partsOf lists the partitions of table's files.
@@ -187,7 +194,8 @@ func (w *writer) rejects(ctx context.Context) error {
 	if rewrite {
 		q = fmt.Sprintf("SELECT %s FROM %s\nUNION ALL\n", w.cols(table), w.stored(table, []string{""})) + q
 	}
-	return w.emit(ctx, table, q, rewrite)
+	_, err := w.emit(ctx, table, q, rewrite)
+	return err
 }
 
 // runs upserts run's ledger row; the ledger is always rewritten whole.
@@ -203,5 +211,6 @@ func (w *writer) runs(ctx context.Context, run Run) error {
 	q := fmt.Sprintf(`SELECT %[1]s FROM %[2]s WHERE run_id NOT IN (SELECT run_id FROM temp.main._convsync_runs)
 UNION ALL
 SELECT %[1]s FROM temp.main._convsync_runs`, cols, w.stored(table, []string{""}))
-	return w.emit(ctx, table, q, true)
+	_, err := w.emit(ctx, table, q, true)
+	return err
 }

@@ -136,8 +136,9 @@ func (w *writer) stored(table string, parts []string) string {
 // columns and _part, the partition value. The partitions in rewrite are
 // replaced whole: their stored rows are kept unless their key column is
 // among the ids of query replaced, and written with the new rows into new
-// files; the new rows of any other partition go to one more file of it.
-func (w *writer) upsert(ctx context.Context, table, fresh, key, replaced string, rewrite []string) error {
+// files; the new rows of any other partition go to one more file of it. It
+// returns the number of rows written, kept ones included.
+func (w *writer) upsert(ctx context.Context, table, fresh, key, replaced string, rewrite []string) (int64, error) {
 	cols := w.cols(table)
 	if !w.p.partitioned(table) {
 		q := fmt.Sprintf("SELECT %s FROM %s", cols, fresh)
@@ -160,19 +161,19 @@ func (w *writer) upsert(ctx context.Context, table, fresh, key, replaced string,
 // emitPartitioned writes the rows of query q, whose last column is the
 // partition value, with one COPY into the partition folders of table: one
 // file (or more, for a large partition) per partition, staged, fsynced and
-// listed in next.
-func (w *writer) emitPartitioned(ctx context.Context, table, q string) error {
+// listed in next. It returns the number of rows written.
+func (w *writer) emitPartitioned(ctx context.Context, table, q string) (int64, error) {
 	w.n++
 	top := filepath.Join(w.p.dir, table)
 	if err := w.mkdir(top); err != nil {
-		return err
+		return 0, err
 	}
 	w.copied = append(w.copied, top)
 	pattern := fmt.Sprintf("%s%08d-%03d-{i}-%s", stagedPrefix, w.next.Seq, w.n, w.token)
 	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(sqlCopyPartitioned, q, quote(top), partKey(w.p.opts.Partition),
 		quote(pattern), w.p.opts.Compression, w.p.opts.RowGroupSize))
 	if err != nil {
-		return fmt.Errorf("write %s: %w", table, err)
+		return 0, fmt.Errorf("write %s: %w", table, err)
 	}
 	type written struct {
 		abs  string
@@ -183,7 +184,7 @@ func (w *writer) emitPartitioned(ctx context.Context, table, q string) error {
 		cols, err := rows.Columns()
 		if err != nil {
 			rows.Close()
-			return err
+			return 0, err
 		}
 		v := make([]any, len(cols))
 		var f written
@@ -193,21 +194,23 @@ func (w *writer) emitPartitioned(ctx context.Context, table, q string) error {
 		}
 		if err := rows.Scan(v...); err != nil {
 			rows.Close()
-			return fmt.Errorf("write %s: %w", table, err)
+			return 0, fmt.Errorf("write %s: %w", table, err)
 		}
 		files = append(files, f)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("write %s: %w", table, err)
+		return 0, fmt.Errorf("write %s: %w", table, err)
 	}
+	var n int64
 	for _, f := range files {
 		if err := w.add(table, f.abs, f.rows); err != nil {
-			return err
+			return 0, err
 		}
+		n += f.rows
 	}
 	// In path order, the manifest lists partitions by time.
 	slices.SortFunc(w.next.Tables[table], func(a, b dataFile) int { return strings.Compare(a.Path, b.Path) })
-	return nil
+	return n, nil
 }
 
 // add lists the staged file abs of table, with n rows, in next, after
@@ -241,31 +244,32 @@ func (w *writer) add(table, abs string, n int64) error {
 
 // emit writes the rows of query q as a new file of the unpartitioned table,
 // under its staged name, fsynced. With replace, the table's current files
-// leave next. A query without rows writes no file.
-func (w *writer) emit(ctx context.Context, table, q string, replace bool) error {
+// leave next. A query without rows writes no file. It returns the number of
+// rows written.
+func (w *writer) emit(ctx context.Context, table, q string, replace bool) (int64, error) {
 	w.n++
 	name := fmt.Sprintf("%s%08d-%03d-%s.parquet", filePrefix, w.next.Seq, w.n, w.token)
 	rel := stagedName(path.Join(table, name))
 	abs := filepath.Join(w.p.dir, filepath.FromSlash(rel))
 	if err := w.mkdir(filepath.Dir(abs)); err != nil {
-		return err
+		return 0, err
 	}
 	w.staged = append(w.staged, abs)
 	res, err := w.conn.ExecContext(ctx, fmt.Sprintf(sqlCopy, q, quote(abs), w.p.opts.Compression, w.p.opts.RowGroupSize))
 	if err != nil {
-		return fmt.Errorf("write %s: %w", rel, err)
+		return 0, fmt.Errorf("write %s: %w", rel, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return fmt.Errorf("write %s: %w", rel, err)
+		return 0, fmt.Errorf("write %s: %w", rel, err)
 	}
 	if replace {
 		w.drop(table, "")
 	}
 	if n == 0 {
-		return os.Remove(abs)
+		return 0, os.Remove(abs)
 	}
-	return w.add(table, abs, n)
+	return n, w.add(table, abs, n)
 }
 
 // drop removes the current files of table's partition part from next.
