@@ -89,12 +89,7 @@ func BenchmarkParquetFull(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		start := time.Now()
 		pq := openParquet(b, filepath.Join(b.TempDir(), fmt.Sprint(i)), load.ParquetOptions{})
-		last := time.Now()
-		pq.SetHook(func(step string) error {
-			steps[step] += time.Since(last)
-			last = time.Now()
-			return nil
-		})
+		timeParquetSteps(pq, steps)
 		if _, err := pq.Commit(ctx, batch, load.State{}, load.Run{ID: "full", Start: benchEpoch}); err != nil {
 			b.Fatal(err)
 		}
@@ -117,11 +112,27 @@ func BenchmarkParquetFull(b *testing.B) {
 	// The sink's time less that of staging the batch in DuckDB with the row
 	// appender: what COPY TO is a ceiling of.
 	b.ReportMetric((sink-steps["staged"]).Seconds()/ceiling.Seconds(), "write/copy-to")
-	for step, d := range steps {
-		b.ReportMetric(d.Seconds()/n, step+"-s")
-	}
+	reportSteps(b, steps, "")
 	b.ReportMetric(float64(files), "files")
 	b.ReportMetric(float64(bytes)/1e6, "MB")
+}
+
+// timeParquetSteps adds the time each step of pq's commits takes, from the
+// previous step's end (or the hook's installation), to steps.
+func timeParquetSteps(pq *load.Parquet, steps map[string]time.Duration) {
+	last := time.Now()
+	pq.SetHook(func(step string) error {
+		steps[step] += time.Since(last)
+		last = time.Now()
+		return nil
+	})
+}
+
+// reportSteps reports the mean seconds of the main steps of a commit.
+func reportSteps(b *testing.B, steps map[string]time.Duration, prefix string) {
+	for _, step := range []string{"staged", "conversations", "dimensions"} {
+		b.ReportMetric(steps[step].Seconds()/float64(b.N), prefix+step+"-s")
+	}
 }
 
 var partitionedTables = []string{"conversations", "conversation_answers", "conversation_bookings", "contacts"}
@@ -157,6 +168,7 @@ func BenchmarkParquetDelta(b *testing.B) {
 	var written, removed int
 	var bytes int64
 	var took time.Duration
+	steps := map[string]time.Duration{}
 	recent := size - size/12 // the last two months
 	half := delta / 2
 	for i := 0; b.Loop(); i++ {
@@ -170,6 +182,7 @@ func BenchmarkParquetDelta(b *testing.B) {
 		batch.Contacts = append(batch.Contacts, more.Contacts...)
 		b.StartTimer()
 		start := time.Now()
+		timeParquetSteps(pq, steps)
 		c, err := pq.Commit(ctx, batch, load.State{}, load.Run{ID: "delta", Start: benchEpoch})
 		if err != nil {
 			b.Fatal(err)
@@ -187,6 +200,7 @@ func BenchmarkParquetDelta(b *testing.B) {
 	b.ReportMetric(float64(bytes)/n/1e6, "delta-MB")
 	b.ReportMetric(float64(removed)/n, "delta-removed")
 	b.ReportMetric(took.Seconds()/n, "delta-s")
+	reportSteps(b, steps, "delta-")
 
 	rewrite, rewriteBytes := rewriteAll(b, dir)
 	b.ReportMetric(rewrite.Seconds(), "rewrite-s")
