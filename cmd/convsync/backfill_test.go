@@ -67,8 +67,9 @@ func TestBackfill_ResumesWhenRunAgain(t *testing.T) {
 	sim := oncehubtest.New(oncehubtest.Options{Seed: 3, Conversations: 200, NoQuirks: true, Start: time.Now().Add(-time.Hour)})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var lists atomic.Int32
+	var lists, served atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer served.Add(1)
 		if lists.Add(1) == 5 {
 			cancel() // the stop signal, while the fifth page is being fetched
 		}
@@ -100,6 +101,9 @@ func TestBackfill_ResumesWhenRunAgain(t *testing.T) {
 	}
 	d.Close()
 
+	// The abandoned fifth request is still served (and counted) after the
+	// client gave up on it.
+	eventually(t, 5*time.Second, "the stopped run's requests to be served", func() bool { return served.Load() == lists.Load() })
 	lists.Store(100) // no more stops
 	callsBefore := sim.Counts().Total
 	if r := runCmd(context.Background(), p.getenv, "backfill", "--config", path, "--from", from, "--to", to); r.code != exitOK {

@@ -85,6 +85,19 @@ func TestScheduler_RecoversFromPanic(t *testing.T) {
 	}
 }
 
+// TestScheduler_LockedTickIsSkipped: a tick that finds another process
+// holding the warehouse is a skip, not a failed run.
+func TestScheduler_LockedTickIsSkipped(t *testing.T) {
+	s := quietScheduler(func(ctx context.Context) (load.Run, error) {
+		return load.Run{}, &load.LockedError{Path: "w.duckdb.lock", Owner: "convsync backfill (host h, pid 1)"}
+	})
+	s.tick(context.Background())
+	m := scrape(t, s.handler())
+	if m[`convsync_runs_skipped_total{reason="locked"}`] != 1 || m[`convsync_runs_total{status="failed"}`] != 0 {
+		t.Errorf("skipped(locked) %v, failed %v; want 1 and 0", m[`convsync_runs_skipped_total{reason="locked"}`], m[`convsync_runs_total{status="failed"}`])
+	}
+}
+
 // TestScheduler_StopWaitsForRunWithinGrace: a stop cancels the run in flight
 // and waits for it; a run ignoring the stop is left after the grace.
 func TestScheduler_StopWaitsForRunWithinGrace(t *testing.T) {
