@@ -46,7 +46,9 @@ const mergeAt = 8
 // Parquet is a warehouse kept as a Hive-partitioned Parquet dataset in a
 // folder: DIR/<table>/[creation_month=YYYY-MM/]part-*.parquet, with
 // DIR/_convsync/manifest.json listing the current files and the cursor state
-// (see manifest), and DIR/_convsync/lock held while it is open. Commits are
+// (see manifest), and DIR/_convsync/lock held while it is open. The
+// conversation tables are partitioned by the conversation's creation time,
+// contacts by the contact's (see (*Parquet).partitioned). Commits are
 // copy-on-write: a batch reads and rewrites only the partitions it touches.
 // It is safe for concurrent use; commits are serialized.
 type Parquet struct {
