@@ -172,3 +172,21 @@ func TestProcess_LockThenSIGTERM(t *testing.T) {
 		t.Errorf("state after the next run %+v, want the watermark moved and nothing pending", st)
 	}
 }
+
+// TestProcess_RunStopsOnSIGINT: the long-running mode serves until a signal,
+// then exits with 128+signal (130 for SIGINT, Ctrl-C).
+func TestProcess_RunStopsOnSIGINT(t *testing.T) {
+	p := newProdEnv(t, 20)
+	path := p.write(t, "c.yaml", p.config())
+	cmd, out := convsyncProcess(t, p, "run", "--config", path, "--schedule", "@every 1s", "--listen", "127.0.0.1:0")
+	eventually(t, 10*time.Second, "a scheduled run", func() bool { return strings.Contains(out.String(), `"status":"succeeded"`) })
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code, took := waitExit(t, cmd, 10*time.Second); code != 128+int(syscall.SIGINT) || took > 3*time.Second {
+		t.Errorf("SIGINT: exit %d after %s, want 130 at once\n%s", code, took, out.String())
+	}
+	if !strings.Contains(out.String(), "convsync run: stopped: signal interrupt") {
+		t.Errorf("output lacks the stop:\n%s", out.String())
+	}
+}
