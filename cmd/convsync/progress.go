@@ -57,7 +57,7 @@ func (p *progress) update(r pipeline.Report) {
 	}
 	n := r.Run.Inserted + r.Run.Updated + r.Run.Unchanged
 	rate := float64(n) / max(time.Since(p.start).Seconds(), 1e-3)
-	p.bar.Describe(fmt.Sprintf("%s: slices, %d conversations (%.0f/s)", p.label, n, rate))
+	p.bar.Describe(fmt.Sprintf("%s: %d conversations (%.0f/s), slices done", p.label, n, rate))
 	_ = p.bar.Set(r.SlicesDone) // a terminal write error is not the run's concern
 }
 

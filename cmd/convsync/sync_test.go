@@ -341,7 +341,7 @@ func TestProgress_Draws(t *testing.T) {
 		bar.update(r)
 	}
 	out := buf.String()
-	for _, want := range []string{"incremental: slices, 300 conversations (", "/s)", "3/4"} {
+	for _, want := range []string{"incremental: 300 conversations (", "/s), slices done", "3/4"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("progress output lacks %q: %q", want, out)
 		}
