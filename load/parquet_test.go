@@ -556,3 +556,23 @@ func TestParquet_ContactsCopyOnWrite(t *testing.T) {
 }
 
 const hiveNull = "__HIVE_DEFAULT_PARTITION__"
+
+// A commit that fails after its partitioned COPYs leaves no file behind,
+// without waiting for the next open's sweep.
+func TestParquet_FailedCommitRemovesItsFiles(t *testing.T) {
+	dir := t.TempDir()
+	pq := openParquet(t, dir, load.ParquetOptions{})
+	defer pq.Close()
+	pcommit(t, pq, threeMonths(at(2, 0)), load.State{}, "R1")
+	before := allFiles(t, dir)
+	pq.SetHook(func(step string) error {
+		if step == "dimensions" {
+			return errors.New("crash")
+		}
+		return nil
+	})
+	if _, err := pq.Commit(ctx, threeMonths(at(3, 0)), load.State{}, runOf("R2")); err == nil {
+		t.Fatal("Commit: no error")
+	}
+	equal(t, "files after the failed commit", allFiles(t, dir), before)
+}
