@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// manifestFormat names the manifest's layout; a reader refuses any other.
-const manifestFormat = "convsync-parquet/1"
+// manifestFormat names the dataset's layout; a reader refuses any other.
+// Version 2 partitions contacts (version 1 kept them whole).
+const manifestFormat = "convsync-parquet/2"
 
 // manifest is _convsync/manifest.json: the list of every current data file
 // of the dataset and the cursor state. It is the dataset's only commit point:
