@@ -130,7 +130,10 @@ func NewRunID(now time.Time) string {
 // Run performs one run and returns its ledger row. The row is recorded in
 // the sink at the start and at the end, whatever the outcome; a cancelled
 // run ends with status "cancelled" and ctx's error. Data committed before an
-// error stays committed, with the cursor that lets the next run resume.
+// error stays committed, with the cursor that lets the next run resume. A
+// run that resumes an interrupted one reads the rest of its frozen window
+// under its own id: each ledger row counts what its own run did, and the
+// interrupted run's row keeps its status.
 func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, error) {
 	opts.defaults()
 	st, err := sink.State(ctx)
@@ -139,9 +142,6 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, er
 	}
 	p := plan(st, opts)
 	run := load.Run{ID: opts.RunID, Mode: string(opts.Mode), Start: time.Now().UTC(), Status: "running"}
-	if p.resume != nil {
-		run.ID = p.resume.RunID // a resumed run keeps its id: its rows and ledger stay one
-	}
 	run.WindowLo, run.WindowHi = timeRef(p.window.Lo), timeRef(p.window.Hi)
 	if err := sink.Record(ctx, run); err != nil {
 		return run, fmt.Errorf("record run start: %w", err)

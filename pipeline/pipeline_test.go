@@ -159,8 +159,11 @@ func TestRun_FailedCommitResumes(t *testing.T) {
 			if len(sink.convs) != 100 {
 				t.Errorf("after resume: %d conversations, want 100", len(sink.convs))
 			}
-			if before.Pending != nil && second.ID != before.Pending.RunID {
-				t.Errorf("resumed run id %s, want %s", second.ID, before.Pending.RunID)
+			if second.ID == first.ID || sink.runs[first.ID].Status != "failed" {
+				t.Errorf("the resuming run %s overwrote the ledger row of %s", second.ID, first.ID)
+			}
+			if committed := sink.runs[first.ID].Inserted; committed+second.Inserted != 100 {
+				t.Errorf("inserted %d before the failure and %d after, want 100 in all", committed, second.Inserted)
 			}
 			if before.Pending != nil && !sink.st.Watermark.Equal(at(200)) {
 				t.Errorf("watermark %s, want the frozen window end %s", sink.st.Watermark, at(200))

@@ -304,8 +304,9 @@ func TestSync_FailedBatchLeavesNothingAndNextRunCompletes(t *testing.T) {
 			t.Errorf("%d conversations after two committed batches of 100 pages' worth", n)
 		}
 		run := h.sync(t)
-		if run.ID != st.Pending.RunID {
-			t.Errorf("the next run is %s, want it to resume %s", run.ID, st.Pending.RunID)
+		if !run.WindowHi.Equal(st.Pending.WindowHi) || int64(n)+run.Inserted != int64(h.sim.Len()) {
+			t.Errorf("the next run read [%s, %s) and inserted %d: want the rest of the frozen window [%s, %s), %d conversations",
+				run.WindowLo, run.WindowHi, run.Inserted, st.Pending.WindowLo, st.Pending.WindowHi, h.sim.Len()-n)
 		}
 		assertMatchesSource(t, h.wh.DB(), h.sim)
 	})

@@ -112,11 +112,16 @@ func TestBackfill_ResumesWhenRunAgain(t *testing.T) {
 	d = openDuckDB(t, cfg.Warehouse.Path)
 	assertConverged(t, d.DB(), sim)
 	ledger := readLedger(t, d.DB())
-	resumed := ledger[st.Backfill.RunID]
-	// The resumed row counts what the resumed part did (the pipeline's
-	// choice): with the stopped part, every conversation once.
-	if len(ledger) != 1 || resumed.status != "succeeded" || first.inserted+resumed.inserted != 200 {
-		t.Errorf("ledger %+v, want the one backfill run, succeeded, its two parts inserting all 200 (first %d)", ledger, first.inserted)
+	// The resuming run has its own ledger row, counting what it did; the
+	// stopped run's row stays as it was.
+	var resumed ledgerRow
+	for id, r := range ledger {
+		if id != st.Backfill.RunID {
+			resumed = r
+		}
+	}
+	if len(ledger) != 2 || ledger[st.Backfill.RunID] != first || resumed.status != "succeeded" || first.inserted+resumed.inserted != 200 {
+		t.Errorf("ledger %+v, want the stopped run unchanged and the resuming one succeeded, the two inserting all 200 (first %d)", ledger, first.inserted)
 	}
 	if calls := int64(sim.Counts().Total - callsBefore); calls != 20-first.pages {
 		t.Errorf("the resumed run made %d calls, want %d: the %d committed pages are not read again", calls, 20-first.pages, first.pages)
