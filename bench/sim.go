@@ -99,25 +99,28 @@ func Exec(argv ...string) Launcher {
 
 var rootPattern = regexp.MustCompile(`http://\S+/v2`)
 
-// readRoot reads the child's first line and finds the API root in it.
+// readRoot reads the child's stderr up to the first line naming the API
+// root (lines before it, such as runtime traces, are skipped).
 func readRoot(ctx context.Context, r io.Reader) (string, error) {
-	type result struct {
-		line string
-		err  error
-	}
-	ch := make(chan result, 1)
+	ch := make(chan string, 1)
 	go func() {
-		line, err := bufio.NewReader(r).ReadString('\n')
-		ch <- result{line, err}
+		s := bufio.NewScanner(r)
+		for s.Scan() {
+			if url := rootPattern.FindString(s.Text()); url != "" {
+				ch <- url
+				return
+			}
+		}
+		ch <- ""
 	}()
 	select {
 	case <-ctx.Done():
 		return "", ctx.Err()
-	case res := <-ch:
-		if url := rootPattern.FindString(res.line); url != "" {
-			return url, nil
+	case url := <-ch:
+		if url == "" {
+			return "", errors.New("it exited without naming its API root")
 		}
-		return "", fmt.Errorf("no API root in its first line %q (%v)", res.line, res.err)
+		return url, nil
 	}
 }
 
