@@ -162,6 +162,10 @@ func (b *bencher) run(ctx context.Context) (err error) {
 		}
 	}
 	if b.cfg.RateLimitedPages > 0 {
+		err, stop = stop(), nil // one simulator at a time
+		if err != nil {
+			return err
+		}
 		return b.rateLimited(ctx)
 	}
 	return nil
