@@ -139,7 +139,7 @@ func openParquet(ctx context.Context, dir string, opts ParquetOptions) (_ *Parqu
 	if p.conn, err = p.db.Conn(ctx); err != nil {
 		return nil, err
 	}
-	setup := "LOAD json; " + sqlParquetSession + "; ATTACH ':memory:' AS " + work + "; USE " + work + ";\n" + sqlfiles.Schema
+	setup := "LOAD json; " + sqlfiles.ParquetSession + "; ATTACH ':memory:' AS " + work + "; USE " + work + ";\n" + sqlfiles.Schema
 	if _, err := p.conn.ExecContext(ctx, setup); err != nil {
 		return nil, fmt.Errorf("create scratch schema: %w", err)
 	}

@@ -121,7 +121,7 @@ func (p *Parquet) record(ctx context.Context, run Run) (err error) {
 // its manifest was published, its staged files: the dataset is as before.
 func (p *Parquet) finish(w *writer, err *error) {
 	bg := context.Background()
-	_, derr := p.conn.ExecContext(bg, sqlfiles.Unstage+";\n"+sqlDropScratch)
+	_, derr := p.conn.ExecContext(bg, sqlfiles.Unstage+";\n"+fmt.Sprintf(sqlfiles.ParquetDropScratch, work))
 	if *err == nil {
 		*err = derr
 		return

@@ -10,17 +10,9 @@ import (
 	"github.com/duckdb/duckdb-go/v2"
 	"golang.org/x/sync/errgroup"
 
+	sqlfiles "github.com/convsync/convsync/sql"
 	"github.com/convsync/convsync/transform"
 )
-
-// sqlStageChildren creates the Parquet sink's staging tables of child rows,
-// in the scratch catalog work so that another connection than the commit's
-// can fill them; stage (duckdb_stage.go) stages everything else, in the
-// commit connection's TEMP catalog.
-const sqlStageChildren = `CREATE OR REPLACE TABLE ` + work + `.main.pq_stage_answers AS
-    SELECT * EXCLUDE (synced_at, run_id) FROM ` + work + `.main.conversation_answers LIMIT 0;
-CREATE OR REPLACE TABLE ` + work + `.main.pq_stage_bookings AS
-    SELECT * EXCLUDE (synced_at, run_id) FROM ` + work + `.main.conversation_bookings LIMIT 0`
 
 // stageParquet stages batch b: what the DuckDB sink stages, on conn, and at
 // the same time, on side, the child rows, which a Parquet commit must copy
@@ -34,7 +26,7 @@ func stageParquet(ctx context.Context, conn, side *sql.Conn, b *transform.Batch,
 }
 
 func stageChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch) error {
-	if _, err := conn.ExecContext(ctx, sqlStageChildren); err != nil {
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(sqlfiles.ParquetStageChildren, work)); err != nil {
 		return fmt.Errorf("create child staging tables: %w", err)
 	}
 	err := conn.Raw(func(dc any) error {

@@ -20,7 +20,7 @@ import (
 // partitioned COPY, whatever the number of partitions.
 func (w *writer) conversations(ctx context.Context) (Counts, error) {
 	var c Counts
-	if err := w.exec(ctx, "stage conversations", fmt.Sprintf(sqlIncoming, partExpr(w.p.opts.Partition))); err != nil {
+	if err := w.exec(ctx, "stage conversations", fmt.Sprintf(sqlfiles.ParquetIncoming, partExpr(w.p.opts.Partition))); err != nil {
 		return c, err
 	}
 	parts, err := w.strings(ctx, "SELECT DISTINCT _part FROM incoming")
@@ -31,7 +31,7 @@ func (w *writer) conversations(ctx context.Context) (Counts, error) {
 	for _, part := range parts {
 		stored = append(stored, w.next.files("conversations", part)...)
 	}
-	if err := w.exec(ctx, "compare conversations", fmt.Sprintf(sqlDecided, w.p.source("conversations", stored))); err != nil {
+	if err := w.exec(ctx, "compare conversations", fmt.Sprintf(sqlfiles.ParquetDecided, w.p.source("conversations", stored))); err != nil {
 		return c, err
 	}
 	changes, err := w.changes(ctx)
@@ -52,12 +52,12 @@ func (w *writer) conversations(ctx context.Context) (Counts, error) {
 		return c, nil
 	}
 	for _, t := range []struct{ table, key, fresh string }{
-		{"conversations", "id", sqlNewConversations},
-		{"conversation_answers", "conversation_id", fmt.Sprintf(sqlNewChildren, work+".main.pq_stage_answers")},
-		{"conversation_bookings", "conversation_id", fmt.Sprintf(sqlNewChildren, work+".main.pq_stage_bookings")},
+		{"conversations", "id", sqlfiles.ParquetNewConversations},
+		{"conversation_answers", "conversation_id", fmt.Sprintf(sqlfiles.ParquetNewChildren, work+".main.pq_stage_answers")},
+		{"conversation_bookings", "conversation_id", fmt.Sprintf(sqlfiles.ParquetNewChildren, work+".main.pq_stage_bookings")},
 	} {
 		rewrite := w.rewrites(t.table, written, updated)
-		n, err := w.upsert(ctx, t.table, t.fresh, t.key, sqlWrittenIDs, rewrite)
+		n, err := w.upsert(ctx, t.table, t.fresh, t.key, sqlfiles.ParquetWrittenIDs, rewrite)
 		if err != nil {
 			return c, err
 		}
@@ -82,7 +82,7 @@ type change struct {
 }
 
 func (w *writer) changes(ctx context.Context) ([]change, error) {
-	rows, err := w.conn.QueryContext(ctx, sqlDecidedParts)
+	rows, err := w.conn.QueryContext(ctx, sqlfiles.ParquetDecidedParts)
 	if err != nil {
 		return nil, fmt.Errorf("count conversations: %w", err)
 	}
@@ -122,7 +122,7 @@ func (w *writer) rewrites(table string, written, must []string) []string {
 // known for every staged id (a redacted row has none) and a stored row's
 // could differ from a staged one's, so the partitions holding stored
 // versions are found by a scan of the id column of the table's files
-// (sqlLocate): a read that grows with the table, but of one column, far
+// (sql/parquet_locate.sql): a read that grows with the table, but of one column, far
 // cheaper than rewriting it. The other dimensions are small (owners, bots,
 // websites, audiences) and rewritten whole when a batch updates one of
 // their rows.
@@ -136,7 +136,7 @@ func (w *writer) dimension(ctx context.Context, table string) error {
 			src, key = w.stored(table, w.partsOf(table)), partKey(w.p.opts.Partition)
 		}
 		var err error
-		if located, err = w.strings(ctx, fmt.Sprintf(sqlLocate, table, src, key)); err != nil {
+		if located, err = w.strings(ctx, fmt.Sprintf(sqlfiles.ParquetLocate, table, src, key, quote(hiveNull))); err != nil {
 			return fmt.Errorf("locate %s: %w", table, err)
 		}
 		if !w.p.partitioned(table) && len(located) > 0 {
@@ -147,7 +147,7 @@ func (w *writer) dimension(ctx context.Context, table string) error {
 	if table == "contacts" {
 		expr = partExpr(w.p.opts.Partition)
 	}
-	if err := w.exec(ctx, "merge "+table, fmt.Sprintf(sqlNewDimension, table, w.stored(table, located), expr)); err != nil {
+	if err := w.exec(ctx, "merge "+table, fmt.Sprintf(sqlfiles.ParquetNewDimension, table, w.stored(table, located), expr)); err != nil {
 		return err
 	}
 	if !w.p.partitioned(table) {
@@ -186,7 +186,7 @@ func (w *writer) partsOf(table string) []string {
 // once there are mergeAt.
 func (w *writer) rejects(ctx context.Context) error {
 	const table = "_convsync_rejects"
-	if err := w.exec(ctx, "stage rejects", sqlNewRejects); err != nil {
+	if err := w.exec(ctx, "stage rejects", sqlfiles.ParquetNewRejects); err != nil {
 		return err
 	}
 	q := fmt.Sprintf("SELECT %s FROM new_%s", w.cols(table), table)
@@ -201,7 +201,7 @@ func (w *writer) rejects(ctx context.Context) error {
 // runs upserts run's ledger row; the ledger is always rewritten whole.
 func (w *writer) runs(ctx context.Context, run Run) error {
 	const table = "_convsync_runs"
-	if err := w.exec(ctx, "stage run", sqlNewRun); err != nil {
+	if err := w.exec(ctx, "stage run", fmt.Sprintf(sqlfiles.ParquetNewRun, work)); err != nil {
 		return err
 	}
 	if err := w.exec(ctx, "record run", sqlfiles.RecordRun, runArgs(run)...); err != nil {

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	sqlfiles "github.com/convsync/convsync/sql"
 )
 
 // hiveNull is the folder value of a NULL partition value (a contact without
@@ -170,7 +172,7 @@ func (w *writer) emitPartitioned(ctx context.Context, table, q string) (int64, e
 	}
 	w.copied = append(w.copied, top)
 	pattern := fmt.Sprintf("%s%08d-%03d-{i}-%s", stagedPrefix, w.next.Seq, w.n, w.token)
-	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(sqlCopyPartitioned, q, quote(top), partKey(w.p.opts.Partition),
+	rows, err := w.conn.QueryContext(ctx, fmt.Sprintf(sqlfiles.ParquetCopyPartitioned, q, quote(top), partKey(w.p.opts.Partition),
 		quote(pattern), w.p.opts.Compression, w.p.opts.RowGroupSize))
 	if err != nil {
 		return 0, fmt.Errorf("write %s: %w", table, err)
@@ -255,7 +257,7 @@ func (w *writer) emit(ctx context.Context, table, q string, replace bool) (int64
 		return 0, err
 	}
 	w.staged = append(w.staged, abs)
-	res, err := w.conn.ExecContext(ctx, fmt.Sprintf(sqlCopy, q, quote(abs), w.p.opts.Compression, w.p.opts.RowGroupSize))
+	res, err := w.conn.ExecContext(ctx, fmt.Sprintf(sqlfiles.ParquetCopy, q, quote(abs), w.p.opts.Compression, w.p.opts.RowGroupSize))
 	if err != nil {
 		return 0, fmt.Errorf("write %s: %w", rel, err)
 	}

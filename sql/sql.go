@@ -89,3 +89,103 @@ var RecordRun string
 //
 //go:embed bench_ceiling.sql
 var BenchCeiling string
+
+// ParquetSession tunes the Parquet sink's in-memory DuckDB for writing
+// files: rows need not keep their batch order, so COPY writes in parallel.
+//
+//go:embed parquet_session.sql
+var ParquetSession string
+
+// ParquetStageChildren creates the Parquet sink's staging tables of child
+// rows, pq_stage_answers and pq_stage_bookings, in the scratch catalog.
+// Template: %[1]s is the scratch catalog's name.
+//
+//go:embed parquet_stage_children.sql
+var ParquetStageChildren string
+
+// ParquetIncoming leaves in TEMP table incoming the newest staged version of
+// each conversation id, with its row and partition value. Template: %s is
+// the partition expression of creation_time.
+//
+//go:embed parquet_incoming.sql
+var ParquetIncoming string
+
+// ParquetDecided leaves in TEMP table decided each incoming conversation,
+// whether a stored version exists and whether it is written (new or strictly
+// newer). Template: %s is the stored rows.
+//
+//go:embed parquet_decided.sql
+var ParquetDecided string
+
+// ParquetDecidedParts returns, per partition of decided: inserted, updated,
+// unchanged.
+//
+//go:embed parquet_decided_parts.sql
+var ParquetDecidedParts string
+
+// ParquetWrittenIDs is a subquery of the ids of the conversations written.
+//
+//go:embed parquet_written_ids.sql
+var ParquetWrittenIDs string
+
+// ParquetNewConversations is a parenthesized relation of the conversations
+// to write, with their partition value and lineage.
+//
+//go:embed parquet_new_conversations.sql
+var ParquetNewConversations string
+
+// ParquetNewChildren is a parenthesized relation of the child rows of the
+// conversations written, with their partition value and lineage. Template:
+// %[1]s is the child staging table.
+//
+//go:embed parquet_new_children.sql
+var ParquetNewChildren string
+
+// ParquetNewDimension leaves in TEMP table new_<table> the rows to write for
+// a dimension. Template: %[1]s is the table, %[2]s the stored rows, %[3]s the
+// partition expression of creation_time.
+//
+//go:embed parquet_new_dimension.sql
+var ParquetNewDimension string
+
+// ParquetLocate returns the partitions holding a stored version of a staged
+// dimension id. Template: %[1]s is the table, %[2]s its files, %[3]s their
+// partition column (or NULL), %[4]s the quoted folder value of a NULL
+// partition value.
+//
+//go:embed parquet_locate.sql
+var ParquetLocate string
+
+// ParquetNewRejects leaves in TEMP table new__convsync_rejects the staged
+// rejects with their lineage.
+//
+//go:embed parquet_new_rejects.sql
+var ParquetNewRejects string
+
+// ParquetNewRun creates an empty TEMP _convsync_runs for RecordRun to upsert
+// into. Template: %[1]s is the scratch catalog's name.
+//
+//go:embed parquet_new_run.sql
+var ParquetNewRun string
+
+// ParquetDropScratch drops a Parquet commit's scratch tables. Template:
+// %[1]s is the scratch catalog's name.
+//
+//go:embed parquet_drop_scratch.sql
+var ParquetDropScratch string
+
+// ParquetCopy writes a query's rows to one Parquet file. Template: %[1]s is
+// the query, %[2]s the quoted path, %[3]s the compression, %[4]d the
+// row-group size.
+//
+//go:embed parquet_copy.sql
+var ParquetCopy string
+
+// ParquetCopyPartitioned writes a query's rows into Hive partition folders
+// under staged names and returns each file's path and row count. Template:
+// %[1]s is the query, %[2]s the quoted folder, %[3]s the partition column,
+// %[4]s the quoted file name pattern, %[5]s the compression, %[6]d the
+// row-group size.
+//
+//go:embed parquet_copy_partitioned.sql
+var ParquetCopyPartitioned string
