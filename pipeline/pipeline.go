@@ -153,8 +153,8 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, er
 	// tells the user why the run stopped.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if rerr := sink.Record(rctx, run); rerr != nil && err == nil {
-		err = fmt.Errorf("record run end: %w", rerr)
+	if rerr := sink.Record(rctx, run); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("record run end: %w", rerr))
 	}
 	return run, err
 }

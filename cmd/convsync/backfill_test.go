@@ -71,7 +71,10 @@ func TestBackfill_ResumesWhenRunAgain(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer served.Add(1)
 		if lists.Add(1) == 5 {
-			cancel() // the stop signal, while the fifth page is being fetched
+			// The stop signal, while the fifth page is being fetched, once
+			// the loader has had time to commit the pages before it.
+			time.Sleep(time.Second)
+			cancel()
 		}
 		time.Sleep(50 * time.Millisecond) // slow pages: the loader commits each before the next comes
 		sim.ServeHTTP(w, r)
