@@ -189,3 +189,33 @@ var ParquetCopy string
 //
 //go:embed parquet_copy_partitioned.sql
 var ParquetCopyPartitioned string
+
+// StatusRuns is the last ten runs of the ledger, newest first, for `convsync status`.
+//
+//go:embed status_runs.sql
+var StatusRuns string
+
+// StatusCounts is the row count of every table, for `convsync status`.
+//
+//go:embed status_counts.sql
+var StatusCounts string
+
+// LastSuccess is the end of the last run that moved the watermark (one row, NULL if none), for the last-success metric.
+//
+//go:embed last_success.sql
+var LastSuccess string
+
+// DemoStatus is conversations by status, for `convsync demo`.
+//
+//go:embed demo_status.sql
+var DemoStatus string
+
+// DemoAnswers is the most answered questions, for `convsync demo`.
+//
+//go:embed demo_answers.sql
+var DemoAnswers string
+
+// DemoRuns is the run ledger, oldest first, for `convsync demo`.
+//
+//go:embed demo_runs.sql
+var DemoRuns string

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	sqlfiles "github.com/convsync/convsync/sql"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -145,9 +146,9 @@ func demoQueries(ctx context.Context, cfg Config, w io.Writer, dir string) error
 	}
 	defer wh.Close()
 	for _, q := range []struct{ title, sql string }{
-		{"Conversations by status", demoStatusSQL},
-		{"The most answered questions (conversation_answers, long format)", demoAnswersSQL},
-		{"The run ledger (_convsync_runs)", demoRunsSQL},
+		{"Conversations by status", sqlfiles.DemoStatus},
+		{"The most answered questions (conversation_answers, long format)", sqlfiles.DemoAnswers},
+		{"The run ledger (_convsync_runs)", sqlfiles.DemoRuns},
 	} {
 		fmt.Fprintf(w, "\n%s:\n", q.title)
 		if err := query(ctx, wh.DB(), w, "table", q.sql); err != nil {
@@ -158,13 +159,3 @@ func demoQueries(ctx context.Context, cfg Config, w io.Writer, dir string) error
 		filepath.Join(dir, "convsync.yaml"), filepath.Join(dir, "convsync.yaml"))
 	return nil
 }
-
-const demoStatusSQL = `SELECT coalesce(status, 'NULL') AS status, count(*) AS conversations,
-	round(avg(answer_count), 2) AS avg_answers, sum(booking_count) AS bookings
-FROM conversations GROUP BY ALL ORDER BY conversations DESC`
-
-const demoAnswersSQL = `SELECT question, count(*) AS answers, count(DISTINCT value) AS distinct_values
-FROM conversation_answers GROUP BY question ORDER BY answers DESC, question LIMIT 8`
-
-const demoRunsSQL = `SELECT run_id, mode, status, inserted, updated, unchanged, child_rows, api_calls, rate_limited
-FROM _convsync_runs ORDER BY started_at`

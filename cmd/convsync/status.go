@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	sqlfiles "github.com/convsync/convsync/sql"
 	"io"
 	"time"
 
@@ -38,11 +39,11 @@ func runStatus(ctx context.Context, e env, args []string) error {
 	printProgress(w, "interrupted run", st.Pending)
 	printProgress(w, "interrupted backfill", st.Backfill)
 	fmt.Fprintln(w, "\nlast runs:")
-	if err := query(ctx, wh.DB(), w, "table", statusRunsSQL); err != nil {
+	if err := query(ctx, wh.DB(), w, "table", sqlfiles.StatusRuns); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "\nrows:")
-	return query(ctx, wh.DB(), w, "table", statusCountsSQL)
+	return query(ctx, wh.DB(), w, "table", sqlfiles.StatusCounts)
 }
 
 // printProgress says where an interrupted run will resume, if there is one.
@@ -58,17 +59,3 @@ func printProgress(w io.Writer, name string, p *load.Progress) {
 		p.WindowLo.Format(time.RFC3339Nano), p.WindowHi.Format(time.RFC3339Nano),
 		p.SliceLo.Format(time.RFC3339Nano), p.SliceHi.Format(time.RFC3339Nano), at)
 }
-
-const statusRunsSQL = `SELECT run_id, mode, status, started_at, ended_at, inserted, updated, unchanged,
-	child_rows, rejected, api_calls, retries, rate_limited, error
-FROM _convsync_runs ORDER BY started_at DESC LIMIT 10`
-
-const statusCountsSQL = `SELECT 'conversations' AS "table", count(*) AS "rows" FROM conversations
-UNION ALL SELECT 'conversation_answers', count(*) FROM conversation_answers
-UNION ALL SELECT 'conversation_bookings', count(*) FROM conversation_bookings
-UNION ALL SELECT 'contacts', count(*) FROM contacts
-UNION ALL SELECT 'users', count(*) FROM users
-UNION ALL SELECT 'bots', count(*) FROM bots
-UNION ALL SELECT 'websites', count(*) FROM websites
-UNION ALL SELECT 'audiences', count(*) FROM audiences
-UNION ALL SELECT '_convsync_rejects', count(*) FROM _convsync_rejects`

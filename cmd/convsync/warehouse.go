@@ -136,17 +136,13 @@ func duckdbLocked(path string, err error) error {
 	return &load.LockedError{Path: path, Owner: owner}
 }
 
-// lastSuccessSQL is the end of the last run that moved the watermark.
-const lastSuccessSQL = `SELECT max(ended_at) FROM _convsync_runs
-WHERE status = 'succeeded' AND mode <> 'backfill'`
-
 // lastSuccess reads the end of the last successful sync from the ledger;
 // zero if there is none or the ledger cannot be read.
 func lastSuccess(ctx context.Context, db *sql.DB) time.Time {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	var t sql.NullTime
-	if err := db.QueryRowContext(ctx, lastSuccessSQL).Scan(&t); err != nil {
+	if err := db.QueryRowContext(ctx, sqlfiles.LastSuccess).Scan(&t); err != nil {
 		return time.Time{}
 	}
 	return t.Time
