@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	sqlfiles "github.com/convsync/convsync/sql"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"github.com/convsync/convsync/extract/oncehubtest"
 	"github.com/convsync/convsync/load"
 	"github.com/convsync/convsync/pipeline"
+	sqlfiles "github.com/convsync/convsync/sql"
 )
 
 func runSimulate(ctx context.Context, e env, args []string) error {

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	sqlfiles "github.com/convsync/convsync/sql"
 	"io"
 	"time"
 
 	"github.com/convsync/convsync/load"
+	sqlfiles "github.com/convsync/convsync/sql"
 )
 
 func runStatus(ctx context.Context, e env, args []string) error {
