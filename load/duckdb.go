@@ -178,16 +178,24 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 		}
 	}()
 	now := d.now().UTC()
-	if err := d.step(ctx, "staged", func() error { return stage(ctx, conn, b, run.ID, now) }); err != nil {
+	newest := newestVersions(b.Conversations)
+	if err := d.step(ctx, "staged", func() error { return stageKeys(ctx, conn, b, newest, run.ID, now) }); err != nil {
 		return c, err
 	}
-	if err := d.step(ctx, "conversations", func() error { return mergeConversations(ctx, conn, &c) }); err != nil {
+	var touched map[string]bool // nil: every conversation of the batch
+	if err := d.step(ctx, "conversations", func() (err error) {
+		touched, err = mergeConversations(ctx, conn, b, newest, &c)
+		return err
+	}); err != nil {
 		return c, err
 	}
-	if err := d.step(ctx, "children", func() error { return replaceChildren(ctx, conn, b, run.ID, now, &c) }); err != nil {
+	if err := d.step(ctx, "children", func() (err error) {
+		c.ChildRows, err = appendChildren(ctx, conn, b, touched, run.ID, now)
+		return err
+	}); err != nil {
 		return c, err
 	}
-	if err := d.step(ctx, "dimensions", func() error { return exec(ctx, conn, "merge dimensions", sqlfiles.MergeDimensions) }); err != nil {
+	if err := d.step(ctx, "dimensions", func() error { return mergeDimensions(ctx, conn, b) }); err != nil {
 		return c, err
 	}
 	if err := d.step(ctx, "rejects", func() error { return exec(ctx, conn, "append rejects", sqlfiles.AppendRejects) }); err != nil {
@@ -241,36 +249,59 @@ func exec(ctx context.Context, conn *sql.Conn, what, script string, args ...any)
 	return nil
 }
 
-// mergeConversations writes the batch's new and newer conversations and
-// deletes the stored versions they replace with all their child rows. The
-// deletes scan whole tables, so a batch that replaces nothing (a first load)
-// skips them.
-func mergeConversations(ctx context.Context, conn *sql.Conn, c *Counts) error {
+// mergeConversations writes the batch's new and newer conversations (of
+// those at indexes newest, nil: all) and deletes the stored versions they
+// replace with all their child rows, and returns the ids it wrote, or nil
+// if it wrote every conversation of the batch. The deletes scan whole
+// tables, so a batch that replaces nothing (a first load) skips them.
+func mergeConversations(ctx context.Context, conn *sql.Conn, b *transform.Batch, newest []int, c *Counts) (map[string]bool, error) {
 	err := conn.QueryRowContext(ctx, sqlfiles.MergeConversations).Scan(&c.Inserted, &c.Updated, &c.Unchanged)
 	if err != nil {
-		return fmt.Errorf("merge conversations: %w", err)
+		return nil, fmt.Errorf("merge conversations: %w", err)
 	}
 	if c.Updated > 0 {
 		if err := exec(ctx, conn, "delete replaced rows", sqlfiles.DeleteReplaced); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return exec(ctx, conn, "insert conversations", sqlfiles.InsertTouched)
+	var touched map[string]bool
+	if c.Unchanged > 0 {
+		if touched, err = touchedIDs(ctx, conn, c.Inserted+c.Updated); err != nil {
+			return nil, err
+		}
+	}
+	return touched, appendConversations(ctx, conn, b, newest, touched)
 }
 
-// replaceChildren appends the batch's child rows of every touched
-// conversation (mergeConversations deleted the stored ones).
-func replaceChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string, now time.Time, c *Counts) error {
-	var touched map[string]bool // nil: every conversation of the batch
-	if c.Unchanged > 0 {
-		var err error
-		if touched, err = touchedIDs(ctx, conn, c.Inserted+c.Updated); err != nil {
+// mergeDimensions upserts the batch's contacts, users, bots, websites and
+// audiences. A table is merged (a delete that scans it whole, then an
+// insert) only when the batch holds an id stored there; otherwise, as for
+// most contacts of a first load, its rows are simply inserted.
+func mergeDimensions(ctx context.Context, conn *sql.Conn, b *transform.Batch) error {
+	tables := []struct {
+		name string
+		rows int
+	}{
+		{"contacts", len(b.Contacts)}, {"users", len(b.Users)}, {"bots", len(b.Bots)},
+		{"websites", len(b.Websites)}, {"audiences", len(b.Audiences)},
+	}
+	for _, t := range tables {
+		if t.rows == 0 {
+			continue
+		}
+		var stored bool
+		if err := conn.QueryRowContext(ctx, fmt.Sprintf(sqlfiles.DimensionStored, t.name)).Scan(&stored); err != nil {
+			return fmt.Errorf("look up stored %s: %w", t.name, err)
+		}
+		script := sqlfiles.InsertDimension
+		if stored {
+			script = sqlfiles.MergeDimension
+		}
+		if err := exec(ctx, conn, "merge "+t.name, fmt.Sprintf(script, t.name)); err != nil {
 			return err
 		}
 	}
-	var err error
-	c.ChildRows, err = appendChildren(ctx, conn, b, touched, runID, now)
-	return err
+	return nil
 }
 
 func touchedIDs(ctx context.Context, conn *sql.Conn, n int64) (map[string]bool, error) {

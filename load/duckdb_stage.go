@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -15,8 +16,42 @@ import (
 )
 
 // stage creates the TEMP staging tables and appends batch b to them with
-// DuckDB's appender, inside the transaction open on conn.
+// DuckDB's appender, inside the transaction open on conn. The Parquet sink
+// stages this way; the DuckDB sink stages conversations narrowly
+// (stageKeys).
 func stage(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string, now time.Time) error {
+	return stageWith(ctx, conn, b, runID, now, func(c driver.Conn) error {
+		return appendRows(ctx, c, "stage_conversations", 14, b.Conversations, conversationValues)
+	})
+}
+
+// stageKeys stages batch b as stage does, except that stage_conversations
+// gets only the id and last_updated_time of the conversations at indexes
+// newest (nil: all of b's), one per id: all the merge needs to decide. The
+// full rows, raw JSON included, are then written once, by
+// appendConversations, instead of being copied through staging.
+func stageKeys(ctx context.Context, conn *sql.Conn, b *transform.Batch, newest []int, runID string, now time.Time) error {
+	return stageWith(ctx, conn, b, runID, now, func(c driver.Conn) error {
+		a, err := duckdb.NewAppenderWithColumns(c, "temp", "main", "stage_conversations", []string{"id", "last_updated_time"})
+		if err != nil {
+			return fmt.Errorf("stage_conversations: %w", err)
+		}
+		err = eachOf(ctx, b.Conversations, newest, func(r transform.Conversation) error {
+			return a.AppendRow(r.ID, r.LastUpdatedTime)
+		})
+		if cerr := a.CloseWithCancel(ctx); cerr != nil && err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("stage_conversations: %w", err)
+		}
+		return nil
+	})
+}
+
+// stageWith creates the staging tables and appends b to them, its
+// conversations with convs.
+func stageWith(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string, now time.Time, convs func(driver.Conn) error) error {
 	if err := exec(ctx, conn, "create staging tables", sqlfiles.Stage); err != nil {
 		return err
 	}
@@ -27,7 +62,7 @@ func stage(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string
 		}
 		return errors.Join(
 			appendRows(ctx, c, "stage_run", 2, []string{runID}, func(id string, v []driver.Value) { v[0], v[1] = id, now }),
-			appendRows(ctx, c, "stage_conversations", 14, b.Conversations, conversationValues),
+			convs(c),
 			appendRows(ctx, c, "stage_contacts", 28, b.Contacts, contactValues),
 			appendRows(ctx, c, "stage_users", 9, b.Users, userValues),
 			appendRows(ctx, c, "stage_bots", 3, b.Bots, botValues),
@@ -38,6 +73,110 @@ func stage(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string
 	})
 	if err != nil {
 		return fmt.Errorf("stage batch: %w", err)
+	}
+	return nil
+}
+
+// newestVersions returns the indexes, in batch order, of the newest version
+// of each conversation of convs (the later row on a tie), or nil if no id
+// occurs twice.
+func newestVersions(convs []transform.Conversation) []int {
+	at := make(map[string]int, len(convs))
+	for i, r := range convs {
+		if j, ok := at[r.ID]; !ok || !r.LastUpdatedTime.Before(convs[j].LastUpdatedTime) {
+			at[r.ID] = i
+		}
+	}
+	if len(at) == len(convs) {
+		return nil
+	}
+	newest := make([]int, 0, len(at))
+	for _, i := range at {
+		newest = append(newest, i)
+	}
+	slices.Sort(newest)
+	return newest
+}
+
+// eachOf calls f with the rows of rows at indexes (nil: every row) in order,
+// checking ctx every chunk so a huge batch stops soon.
+func eachOf[T any](ctx context.Context, rows []T, indexes []int, f func(T) error) error {
+	n := len(rows)
+	if indexes != nil {
+		n = len(indexes)
+	}
+	for k := range n {
+		if k%8192 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		i := k
+		if indexes != nil {
+			i = indexes[k]
+		}
+		if err := f(rows[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// appendedColumns are the columns of TEMP table appended, which
+// sqlfiles.AppendConversations reads: conversations' up to raw, which is
+// VARCHAR.
+var appendedColumns = []struct {
+	name string
+	typ  duckdb.Type
+}{
+	{"id", duckdb.TYPE_VARCHAR}, {"creation_time", duckdb.TYPE_TIMESTAMP_TZ},
+	{"last_updated_time", duckdb.TYPE_TIMESTAMP_TZ}, {"last_interacted_time", duckdb.TYPE_TIMESTAMP_TZ},
+	{"initiated_by", duckdb.TYPE_VARCHAR}, {"status", duckdb.TYPE_VARCHAR},
+	{"contact_id", duckdb.TYPE_VARCHAR}, {"owner_id", duckdb.TYPE_VARCHAR},
+	{"bot_id", duckdb.TYPE_VARCHAR}, {"website_id", duckdb.TYPE_VARCHAR},
+	{"audience_id", duckdb.TYPE_VARCHAR}, {"answer_count", duckdb.TYPE_INTEGER},
+	{"booking_count", duckdb.TYPE_INTEGER}, {"raw", duckdb.TYPE_VARCHAR},
+}
+
+// appendConversations inserts the conversations of b at indexes newest
+// (nil: all) that are touched (nil: all of them) into conversations, with
+// the lineage of stage_run, through a query appender: the rows, raw JSON
+// included, are written once, not staged and copied.
+func appendConversations(ctx context.Context, conn *sql.Conn, b *transform.Batch, newest []int, touched map[string]bool) error {
+	err := conn.Raw(func(dc any) (err error) {
+		c, ok := dc.(driver.Conn)
+		if !ok {
+			return fmt.Errorf("driver connection is %T", dc)
+		}
+		types := make([]duckdb.TypeInfo, len(appendedColumns))
+		names := make([]string, len(appendedColumns))
+		for i, col := range appendedColumns {
+			if types[i], err = duckdb.NewTypeInfo(col.typ); err != nil {
+				return err
+			}
+			names[i] = col.name
+		}
+		a, err := duckdb.NewQueryAppender(c, sqlfiles.AppendConversations, "appended", types, names)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if cerr := a.CloseWithCancel(ctx); cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+		v := make([]driver.Value, len(appendedColumns))
+		return eachOf(ctx, b.Conversations, newest, func(r transform.Conversation) error {
+			if touched != nil && !touched[r.ID] {
+				return nil
+			}
+			clear(v)
+			conversationValues(r, v)
+			return a.AppendRow(v...)
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("insert conversations: %w", err)
 	}
 	return nil
 }

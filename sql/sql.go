@@ -21,10 +21,11 @@ var Schema string
 //go:embed stage.sql
 var Stage string
 
-// MergeConversations works out which staged conversations a commit writes:
-// it leaves them in TEMP table touched (existed = replaces a stored row;
-// a row replaces the stored one only when strictly newer) and returns one
-// row: inserted, updated, unchanged.
+// MergeConversations works out which staged conversations (id and
+// last_updated_time of one version per id) a commit writes: it leaves their
+// ids in TEMP table touched (existed = replaces a stored row; a row replaces
+// the stored one only when strictly newer) and returns one row: inserted,
+// updated, unchanged.
 //
 //go:embed merge_conversations.sql
 var MergeConversations string
@@ -36,11 +37,12 @@ var MergeConversations string
 //go:embed delete_replaced.sql
 var DeleteReplaced string
 
-// InsertTouched inserts the conversations in touched with stage_run's
-// lineage.
+// AppendConversations is the query of the DuckDB sink's appender of
+// conversation rows (TEMP table appended, raw as VARCHAR): it inserts them
+// with stage_run's lineage.
 //
-//go:embed insert_touched.sql
-var InsertTouched string
+//go:embed append_conversations.sql
+var AppendConversations string
 
 // TouchedIDs returns the ids of the conversations in touched, whose child
 // sets the loader then appends.
@@ -48,12 +50,26 @@ var InsertTouched string
 //go:embed touched_ids.sql
 var TouchedIDs string
 
-// MergeDimensions upserts the staged contacts, users, bots, websites and
-// audiences by id; a deleted (redacted) row marks the stored row deleted and
-// keeps its attributes.
+// MergeDimension upserts the staged rows of one dimension table by id; a
+// deleted (redacted) row marks the stored row deleted and keeps its
+// attributes. Template: %[1]s is the table (contacts, users, bots, websites
+// or audiences), its staging table stage_%[1]s.
 //
 //go:embed merge_dimensions.sql
-var MergeDimensions string
+var MergeDimension string
+
+// DimensionStored returns one boolean: whether a staged row of a dimension
+// table has an id already stored there. Template as MergeDimension.
+//
+//go:embed dimension_stored.sql
+var DimensionStored string
+
+// InsertDimension inserts the staged rows of a dimension table none of whose
+// ids is stored: what MergeDimension does then, without scanning the table.
+// Template as MergeDimension.
+//
+//go:embed insert_dimension.sql
+var InsertDimension string
 
 // AppendRejects copies stage_rejects into _convsync_rejects.
 //
