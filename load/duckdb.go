@@ -284,27 +284,26 @@ func mergeConversations(ctx context.Context, conn *sql.Conn, b *transform.Batch,
 }
 
 // mergeDimensions upserts the batch's contacts, users, bots, websites and
-// audiences. A table is merged (a delete that scans it whole, then an
-// insert) only when the batch holds an id stored there; otherwise, as for
-// most contacts of a first load, its rows are simply inserted.
+// audiences (staged one row per id), reading only the id column of each
+// stored table; a batch without deleted rows of a table skips the steps
+// that keep a stored row's attributes.
 func mergeDimensions(ctx context.Context, conn *sql.Conn, b *transform.Batch) error {
 	tables := []struct {
-		name string
-		rows int
+		name          string
+		rows, deleted int
 	}{
-		{"contacts", len(b.Contacts)}, {"users", len(b.Users)}, {"bots", len(b.Bots)},
-		{"websites", len(b.Websites)}, {"audiences", len(b.Audiences)},
+		{"contacts", len(b.Contacts), countIf(b.Contacts, func(r transform.Contact) bool { return r.Deleted })},
+		{"users", len(b.Users), countIf(b.Users, func(r transform.User) bool { return r.Deleted })},
+		{"bots", len(b.Bots), countIf(b.Bots, func(r transform.Bot) bool { return r.Deleted })},
+		{"websites", len(b.Websites), countIf(b.Websites, func(r transform.Website) bool { return r.Deleted })},
+		{"audiences", len(b.Audiences), countIf(b.Audiences, func(r transform.Audience) bool { return r.Deleted })},
 	}
 	for _, t := range tables {
 		if t.rows == 0 {
 			continue
 		}
-		var stored bool
-		if err := conn.QueryRowContext(ctx, fmt.Sprintf(sqlfiles.DimensionStored, t.name)).Scan(&stored); err != nil {
-			return fmt.Errorf("look up stored %s: %w", t.name, err)
-		}
-		script := sqlfiles.InsertDimension
-		if stored {
+		script := sqlfiles.ReplaceDimension
+		if t.deleted > 0 {
 			script = sqlfiles.MergeDimension
 		}
 		if err := exec(ctx, conn, "merge "+t.name, fmt.Sprintf(script, t.name)); err != nil {
@@ -312,6 +311,15 @@ func mergeDimensions(ctx context.Context, conn *sql.Conn, b *transform.Batch) er
 		}
 	}
 	return nil
+}
+
+func countIf[T any](rows []T, f func(T) bool) (n int) {
+	for _, r := range rows {
+		if f(r) {
+			n++
+		}
+	}
+	return n
 }
 
 func touchedIDs(ctx context.Context, conn *sql.Conn, n int64) (map[string]bool, error) {

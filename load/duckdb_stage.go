@@ -63,11 +63,11 @@ func stageWith(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID st
 		return errors.Join(
 			appendRows(ctx, c, "stage_run", 2, []string{runID}, func(id string, v []driver.Value) { v[0], v[1] = id, now }),
 			convs(c),
-			appendRows(ctx, c, "stage_contacts", 28, b.Contacts, contactValues),
-			appendRows(ctx, c, "stage_users", 9, b.Users, userValues),
-			appendRows(ctx, c, "stage_bots", 3, b.Bots, botValues),
-			appendRows(ctx, c, "stage_websites", 4, b.Websites, websiteValues),
-			appendRows(ctx, c, "stage_audiences", 3, b.Audiences, audienceValues),
+			appendRows(ctx, c, "stage_contacts", 28, lastOf(b.Contacts, func(r transform.Contact) string { return r.ID }), contactValues),
+			appendRows(ctx, c, "stage_users", 9, lastOf(b.Users, func(r transform.User) string { return r.ID }), userValues),
+			appendRows(ctx, c, "stage_bots", 3, lastOf(b.Bots, func(r transform.Bot) string { return r.ID }), botValues),
+			appendRows(ctx, c, "stage_websites", 4, lastOf(b.Websites, func(r transform.Website) string { return r.ID }), websiteValues),
+			appendRows(ctx, c, "stage_audiences", 3, lastOf(b.Audiences, func(r transform.Audience) string { return r.ID }), audienceValues),
 			appendRows(ctx, c, "stage_rejects", 3, b.Rejects, rejectValues),
 		)
 	})
@@ -75,6 +75,27 @@ func stageWith(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID st
 		return fmt.Errorf("stage batch: %w", err)
 	}
 	return nil
+}
+
+// lastOf returns the last row of each id of rows, in batch order: the row a
+// dimension merge keeps when a batch holds an id twice (a contact is
+// expanded into each of its conversations). Staging only those saves
+// appending, and sorting away, the repeats.
+func lastOf[T any](rows []T, id func(T) string) []T {
+	last := make(map[string]int, len(rows))
+	for i, r := range rows {
+		last[id(r)] = i
+	}
+	if len(last) == len(rows) {
+		return rows
+	}
+	kept := make([]T, 0, len(last))
+	for i, r := range rows {
+		if last[id(r)] == i {
+			kept = append(kept, r)
+		}
+	}
+	return kept
 }
 
 // newestVersions returns the indexes, in batch order, of the newest version

@@ -58,18 +58,12 @@ var TouchedIDs string
 //go:embed merge_dimensions.sql
 var MergeDimension string
 
-// DimensionStored returns one boolean: whether a staged row of a dimension
-// table has an id already stored there. Template as MergeDimension.
+// ReplaceDimension deletes the stored rows of the staged ids of a dimension
+// table and inserts the staged rows: what MergeDimension does when no
+// staged row is deleted. Template as MergeDimension.
 //
-//go:embed dimension_stored.sql
-var DimensionStored string
-
-// InsertDimension inserts the staged rows of a dimension table none of whose
-// ids is stored: what MergeDimension does then, without scanning the table.
-// Template as MergeDimension.
-//
-//go:embed insert_dimension.sql
-var InsertDimension string
+//go:embed replace_dimension.sql
+var ReplaceDimension string
 
 // AppendRejects copies stage_rejects into _convsync_rejects.
 //
