@@ -37,10 +37,10 @@ type DuckDBOptions struct {
 const DefaultMemoryLimit = "256MB"
 
 // CheckpointThreshold is the DuckDB checkpoint_threshold of the sink: the
-// size of write-ahead log past which a COMMIT also checkpoints. DuckDB's
-// 16MB made a checkpoint (which compresses the raw JSON) of about every
-// other commit of a full load; at 256MB a full load of 200k took a quarter
-// less time at the same peak RSS, while 512MB and more raised it (see
+// size of write-ahead log past which a COMMIT also checkpoints (which
+// compresses the raw JSON). With DuckDB's 16MB a full load checkpointed
+// every few commits; at 256MB a full load of 200k took a quarter less time
+// at the same peak RSS, while 512MB and more raised it (see
 // README "Performance"). The cost is a log of up to that size on disk, to
 // replay after a crash; closing the warehouse checkpoints it.
 const CheckpointThreshold = "256MB"

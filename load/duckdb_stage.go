@@ -50,11 +50,17 @@ func stageKeys(ctx context.Context, conn *sql.Conn, b *transform.Batch, newest [
 }
 
 // stageWith creates the staging tables and appends b to them, its
-// conversations with convs.
+// conversations with convs and of its dimension rows the last of each id
+// (lastOf).
 func stageWith(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string, now time.Time, convs func(driver.Conn) error) error {
 	if err := exec(ctx, conn, "create staging tables", sqlfiles.Stage); err != nil {
 		return err
 	}
+	contacts := lastOf(b.Contacts, func(r transform.Contact) string { return r.ID })
+	users := lastOf(b.Users, func(r transform.User) string { return r.ID })
+	bots := lastOf(b.Bots, func(r transform.Bot) string { return r.ID })
+	websites := lastOf(b.Websites, func(r transform.Website) string { return r.ID })
+	audiences := lastOf(b.Audiences, func(r transform.Audience) string { return r.ID })
 	err := conn.Raw(func(dc any) error {
 		c, ok := dc.(driver.Conn)
 		if !ok {
@@ -63,11 +69,11 @@ func stageWith(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID st
 		return errors.Join(
 			appendRows(ctx, c, "stage_run", 2, []string{runID}, func(id string, v []driver.Value) { v[0], v[1] = id, now }),
 			convs(c),
-			appendRows(ctx, c, "stage_contacts", 28, lastOf(b.Contacts, func(r transform.Contact) string { return r.ID }), contactValues),
-			appendRows(ctx, c, "stage_users", 9, lastOf(b.Users, func(r transform.User) string { return r.ID }), userValues),
-			appendRows(ctx, c, "stage_bots", 3, lastOf(b.Bots, func(r transform.Bot) string { return r.ID }), botValues),
-			appendRows(ctx, c, "stage_websites", 4, lastOf(b.Websites, func(r transform.Website) string { return r.ID }), websiteValues),
-			appendRows(ctx, c, "stage_audiences", 3, lastOf(b.Audiences, func(r transform.Audience) string { return r.ID }), audienceValues),
+			appendRows(ctx, c, "stage_contacts", 28, contacts, contactValues),
+			appendRows(ctx, c, "stage_users", 9, users, userValues),
+			appendRows(ctx, c, "stage_bots", 3, bots, botValues),
+			appendRows(ctx, c, "stage_websites", 4, websites, websiteValues),
+			appendRows(ctx, c, "stage_audiences", 3, audiences, audienceValues),
 			appendRows(ctx, c, "stage_rejects", 3, b.Rejects, rejectValues),
 		)
 	})
