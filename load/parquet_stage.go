@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/duckdb/duckdb-go/v2"
 	"golang.org/x/sync/errgroup"
 
 	sqlfiles "github.com/convsync/convsync/sql"
@@ -45,33 +44,9 @@ func stageChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch) erro
 	return nil
 }
 
-// appendAll appends rows to the table of n columns in the scratch catalog;
-// fill sets a row's values in column order.
-func appendAll[T any](ctx context.Context, c driver.Conn, table string, n int, rows []T, fill func(T, []driver.Value)) (err error) {
-	if len(rows) == 0 {
-		return nil
-	}
-	a, err := duckdb.NewAppender(c, work, "main", table)
-	if err != nil {
-		return fmt.Errorf("%s: %w", table, err)
-	}
-	defer func() {
-		if cerr := a.CloseWithCancel(ctx); cerr != nil && err == nil {
-			err = fmt.Errorf("%s: %w", table, cerr)
-		}
-	}()
-	v := make([]driver.Value, n)
-	for i, r := range rows {
-		if i%8192 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		clear(v)
-		fill(r, v)
-		if err := a.AppendRow(v...); err != nil {
-			return fmt.Errorf("%s row %d: %w", table, i, err)
-		}
-	}
-	return nil
+// appendAll appends every row to the table of n columns in the scratch
+// catalog; fill sets a row's values in column order.
+func appendAll[T any](ctx context.Context, c driver.Conn, table string, n int, rows []T, fill func(T, []driver.Value)) error {
+	_, err := appendSome(ctx, c, work, table, n, rows, func(r T, v []driver.Value) bool { fill(r, v); return true })
+	return err
 }
