@@ -46,7 +46,8 @@ const mergeAt = 8
 // Parquet is a warehouse kept as a Hive-partitioned Parquet dataset in a
 // folder: DIR/<table>/[creation_month=YYYY-MM/]part-*.parquet, with
 // DIR/_convsync/manifest.json listing the current files and the cursor state
-// (see manifest), and DIR/_convsync/lock held while it is open. The
+// (see manifest), and DIR/_convsync/lock held while it is open for writing
+// (OpenParquetReader takes none). The
 // conversation tables are partitioned by the conversation's creation time,
 // contacts by the contact's (see (*Parquet).partitioned). Commits are
 // copy-on-write: a batch reads and rewrites only the partitions it touches.
@@ -58,6 +59,8 @@ type Parquet struct {
 	db   *sql.DB   // in-memory DuckDB: views for readers, the commit's scratch catalog
 	conn *sql.Conn // the commit connection, whose default catalog is work
 	cols map[string][]string
+
+	readOnly bool // opened by OpenParquetReader: no lock, no commits
 
 	mu     sync.Mutex
 	m      *manifest // the published manifest, every file under its final name
@@ -131,22 +134,28 @@ func openParquet(ctx context.Context, dir string, opts ParquetOptions) (_ *Parqu
 	if err := p.adoptPartition(); err != nil {
 		return nil, err
 	}
+	return p, p.openDB(ctx)
+}
+
+// openDB creates the in-memory DuckDB: the scratch catalog, the commit
+// connection and the views over p.m.
+func (p *Parquet) openDB(ctx context.Context) (err error) {
 	connector, err := duckdb.NewConnector("", nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p.db = sql.OpenDB(connector)
 	if p.conn, err = p.db.Conn(ctx); err != nil {
-		return nil, err
+		return err
 	}
 	setup := "LOAD json; " + sqlfiles.ParquetSession + "; ATTACH ':memory:' AS " + work + "; USE " + work + ";\n" + sqlfiles.Schema
 	if _, err := p.conn.ExecContext(ctx, setup); err != nil {
-		return nil, fmt.Errorf("create scratch schema: %w", err)
+		return fmt.Errorf("create scratch schema: %w", err)
 	}
 	if p.cols, err = columns(ctx, p.conn); err != nil {
-		return nil, err
+		return err
 	}
-	return p, p.refreshViews(ctx)
+	return p.refreshViews(ctx)
 }
 
 func validateParquet(o *ParquetOptions) error {
@@ -231,8 +240,8 @@ func (p *Parquet) State(ctx context.Context) (State, error) {
 	return p.m.State, nil
 }
 
-// Close releases the lock and the in-memory DuckDB; data committed before is
-// durable.
+// Close releases the lock (a reader's has none) and the in-memory DuckDB;
+// data committed before is durable.
 func (p *Parquet) Close() error {
 	var errs []error
 	if p.conn != nil {

@@ -32,6 +32,9 @@ import (
 // means the commit is durable but unfinished; the sink then refuses further
 // commits until it is reopened, which finishes it.
 func (p *Parquet) Commit(ctx context.Context, b *transform.Batch, st State, run Run) (Counts, error) {
+	if p.readOnly {
+		return Counts{}, fmt.Errorf("commit batch of run %s: %w", run.ID, p.readOnlyErr())
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c, err := p.commit(ctx, b, st, run)
@@ -43,7 +46,12 @@ func (p *Parquet) Commit(ctx context.Context, b *transform.Batch, st State, run 
 
 // Record upserts run's ledger row in _convsync_runs on its own, for the
 // start, the end or the failure of a run; it is published like a commit.
+// On a warehouse opened by OpenParquetReader, Commit and Record return an
+// error wrapping ErrReadOnly and change nothing.
 func (p *Parquet) Record(ctx context.Context, run Run) error {
+	if p.readOnly {
+		return fmt.Errorf("record run %s: %w", run.ID, p.readOnlyErr())
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.record(ctx, run); err != nil {

@@ -29,7 +29,7 @@ func runSQL(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	wh, err := openReader(ctx, cfg, "convsync sql")
+	wh, err := openReader(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ func runStatus(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	wh, err := openReader(ctx, cfg, "convsync status")
+	wh, err := openReader(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -103,29 +103,45 @@ func TestSync_LockedMessageNamesHolder(t *testing.T) {
 	}
 }
 
-// TestReaders_DoNotNeedTheLock: sql and status work on a DuckDB warehouse
-// while convsync's lock is held (between a sync's open and DuckDB's own lock).
+// TestReaders_DoNotNeedTheLock: sql and status work while convsync's lock is
+// held: on a DuckDB warehouse between a sync's open and DuckDB's own lock, on
+// a Parquet dataset for the whole of a sync (here a writer open in process).
 func TestReaders_DoNotNeedTheLock(t *testing.T) {
-	p := newProdEnv(t, 30)
-	cfg := p.config()
-	path := p.write(t, "c.yaml", cfg)
-	if r := runCmd(context.Background(), p.getenv, "sync", "--config", path); r.code != exitOK {
-		t.Fatalf("sync: %d %s", r.code, r.stderr)
-	}
-	lock, err := load.AcquireLock(cfg.Warehouse.Path+".lock", "another sync")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Release()
-	if r := runCmd(context.Background(), envOf(nil), "status", "--config", path); r.code != exitOK || !strings.Contains(r.stdout, "watermark: 20") {
-		t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	r := runCmd(context.Background(), envOf(nil), "sql", "--config", path, "--format", "csv", "SELECT count(*) AS n FROM conversations")
-	if r.code != exitOK || r.stdout != "n\n30\n" {
-		t.Errorf("sql: exit %d %q %s", r.code, r.stdout, r.stderr)
-	}
-	if r := runCmd(context.Background(), envOf(nil), "sql", "--config", path, "DELETE FROM conversations"); r.code != exitFailure {
-		t.Errorf("a write through sql: exit %d, want %d (read-only)", r.code, exitFailure)
+	for _, format := range []string{"duckdb", "parquet"} {
+		t.Run(format, func(t *testing.T) {
+			p := newProdEnv(t, 30)
+			cfg := p.config()
+			if format == "parquet" {
+				cfg.Warehouse.Format, cfg.Warehouse.Path = "parquet", filepath.Join(p.dir, "w")
+			}
+			path := p.write(t, "c.yaml", cfg)
+			if r := runCmd(context.Background(), p.getenv, "sync", "--config", path); r.code != exitOK {
+				t.Fatalf("sync: %d %s", r.code, r.stderr)
+			}
+			if format == "parquet" {
+				w, err := load.OpenParquet(context.Background(), cfg.Warehouse.Path, load.ParquetOptions{Owner: "another sync"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer w.Close()
+			} else {
+				lock, err := load.AcquireLock(cfg.Warehouse.Path+".lock", "another sync")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer lock.Release()
+			}
+			if r := runCmd(context.Background(), envOf(nil), "status", "--config", path); r.code != exitOK || !strings.Contains(r.stdout, "watermark: 20") {
+				t.Errorf("status: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			r := runCmd(context.Background(), envOf(nil), "sql", "--config", path, "--format", "csv", "SELECT count(*) AS n FROM conversations")
+			if r.code != exitOK || r.stdout != "n\n30\n" {
+				t.Errorf("sql: exit %d %q %s", r.code, r.stdout, r.stderr)
+			}
+			if r := runCmd(context.Background(), envOf(nil), "sql", "--config", path, "DELETE FROM conversations"); r.code != exitFailure {
+				t.Errorf("a write through sql: exit %d, want %d (read-only)", r.code, exitFailure)
+			}
+		})
 	}
 }
 

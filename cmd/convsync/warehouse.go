@@ -80,11 +80,13 @@ func (d *lockedDuckDB) Close() error {
 // status). A DuckDB file is opened read-only without convsync's lock: any
 // number of readers may share it, but DuckDB refuses them while a sync
 // writes (and a sync while they read): that is a *load.LockedError too. A
-// Parquet dataset is opened as a writer would, taking its lock for the
-// command's duration.
-func openReader(ctx context.Context, cfg Config, owner string) (reader, error) {
+// Parquet dataset is opened with load.OpenParquetReader, also without the
+// lock and also during a sync: the command sees the version published when
+// it opened, and a query that fails on a file a later publish removed can be
+// rerun.
+func openReader(ctx context.Context, cfg Config) (reader, error) {
 	if cfg.Warehouse.Format == "parquet" {
-		return openWriter(ctx, cfg, owner)
+		return load.OpenParquetReader(ctx, cfg.Warehouse.Path)
 	}
 	path := cfg.Warehouse.Path
 	if _, err := os.Stat(path); err != nil {
