@@ -25,11 +25,13 @@ func runBench(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&cfg.MemoryLimit, "memory-limit", "", "DuckDB memory_limit (default: the sink's)")
 	fs.IntVar(&cfg.RateLimitedPages, "rate-limited", 0, "also backfill this many pages under OnceHub's rate limits (about 1.5 s a page)")
 	out := fs.String("out", "", "also write the report to this file")
-	serve := fs.Bool("serve-simulator", false, "")
-	start := fs.String("start", "", "")
-	created := fs.Int("created", 0, "")
-	updated := fs.Int("updated", 0, "")
-	limits := fs.Bool("rate-limits", false, "")
+	// Internal: the flags of the simulator child the bench starts.
+	const internal = "internal: set by the bench for its simulator child"
+	serve := fs.Bool("serve-simulator", false, internal)
+	start := fs.String("start", "", internal+" (its data clock)")
+	created := fs.Int("created", 0, internal+" (new conversations of the delta)")
+	updated := fs.Int("updated", 0, internal+" (updated conversations of the delta)")
+	limits := fs.Bool("rate-limits", false, internal+" (enforce OnceHub's limits)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
