@@ -99,7 +99,7 @@ func copyFile(b *testing.B, from, to string) {
 // the delta, not on the table.
 func BenchmarkCommitDelta(b *testing.B) {
 	dir := b.TempDir()
-	for _, size := range []int{20_000, 200_000} {
+	for _, size := range deltaSizes() {
 		base := benchBase(b, dir, size)
 		b.Run(fmt.Sprintf("table=%dk", size/1000), func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "w.duckdb")
@@ -210,4 +210,13 @@ func (s *stepTimes) report(b *testing.B) {
 	for _, step := range s.order {
 		b.ReportMetric(float64(s.total[step].Microseconds())/1000/float64(s.n[step]), step+"-ms")
 	}
+}
+
+// deltaSizes are the table sizes of BenchmarkCommitDelta: 20k and 200k, plus
+// CONVSYNC_BENCH_1M=1 adds 1M (minutes to build, and a few GB of memory).
+func deltaSizes() []int {
+	if os.Getenv("CONVSYNC_BENCH_1M") != "" {
+		return []int{200_000, 1_000_000}
+	}
+	return []int{20_000, 200_000}
 }
