@@ -23,7 +23,8 @@ type Source interface {
 	// cursor after ("" = the first page). It calls fn at least once, with an
 	// empty page when the window is empty. An error from fn stops it.
 	Pages(ctx context.Context, w extract.Window, after string, fn func(extract.Page) error) error
-	// Stats reports the API calls made so far.
+	// Stats reports the API calls made so far. It is called while Pages
+	// runs, from another goroutine.
 	Stats() extract.Stats
 }
 

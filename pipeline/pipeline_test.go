@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,10 +19,10 @@ import (
 type fakeSource struct {
 	convs []extract.Conversation
 	size  int
-	calls int64
+	calls atomic.Int64 // Stats is read by the loader while Pages runs
 }
 
-func (s *fakeSource) Stats() extract.Stats { return extract.Stats{APICalls: s.calls} }
+func (s *fakeSource) Stats() extract.Stats { return extract.Stats{APICalls: s.calls.Load()} }
 
 func (s *fakeSource) Pages(ctx context.Context, w extract.Window, after string, fn func(extract.Page) error) error {
 	var in []extract.Conversation
@@ -47,7 +48,7 @@ func (s *fakeSource) Pages(ctx context.Context, w extract.Window, after string, 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		s.calls++
+		s.calls.Add(1)
 		end := min(start+s.size, len(in))
 		p := extract.Page{Conversations: in[start:end]}
 		if end < len(in) {
