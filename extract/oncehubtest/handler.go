@@ -21,16 +21,24 @@ const (
 // Request-Id header. Checks run in this order: method (405), route (404),
 // API-Key (401), rate limits (429), injected faults, then the endpoint.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	sw := &statusWriter{ResponseWriter: w}
 	rid := s.nextRequestID()
 	h := w.Header()
 	h.Set("Request-Id", rid)
 	h.Set("Content-Type", "application/json")
 	kind, id := route(r.URL.Path)
 	start := s.wallNow()
+	entry := Request{Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Kind: kind, RequestID: rid}
+	// The request is logged when its status is sent, before its body: a
+	// client that has read the answer always finds the request in the log.
+	logged := false
+	sw := &statusWriter{ResponseWriter: w, onStatus: func(code int) {
+		entry.Status, logged = code, true
+		s.reqlog.add(entry)
+	}}
 	defer func() {
-		s.reqlog.add(Request{Time: start, Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery,
-			Kind: kind, Status: sw.status, RequestID: rid})
+		if !logged { // a dropped connection: no status was sent
+			s.reqlog.add(entry)
+		}
 	}()
 	switch {
 	case r.Method != http.MethodGet:
@@ -135,15 +143,20 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	_, _ = w.Write(body) // a client gone away is not the server's error
 }
 
-// statusWriter remembers the status for the request log.
+// statusWriter remembers the status sent, and calls onStatus (if set)
+// with it before it goes out.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onStatus func(int)
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 {
 		w.status = code
+		if w.onStatus != nil {
+			w.onStatus(code)
+		}
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
