@@ -25,11 +25,7 @@ func runSQL(ctx context.Context, e env, args []string) error {
 	if *format != "table" && *format != "csv" && *format != "json" {
 		return usageError{fmt.Sprintf("--format must be table, csv or json, got %q", *format)}
 	}
-	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, false)
-	if err != nil {
-		return err
-	}
-	wh, err := openReader(ctx, cfg)
+	wh, _, err := configuredReader(ctx, e, *cfgFlag)
 	if err != nil {
 		return err
 	}

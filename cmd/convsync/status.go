@@ -16,11 +16,7 @@ func runStatus(ctx context.Context, e env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, false)
-	if err != nil {
-		return err
-	}
-	wh, err := openReader(ctx, cfg)
+	wh, cfg, err := configuredReader(ctx, e, *cfgFlag)
 	if err != nil {
 		return err
 	}

@@ -76,6 +76,17 @@ func (d *lockedDuckDB) Close() error {
 	return errors.Join(err, d.lock.Release())
 }
 
+// configuredReader loads the configuration named by the --config flag (no
+// API key needed) and opens its warehouse with openReader.
+func configuredReader(ctx context.Context, e env, cfgFlag string) (reader, Config, error) {
+	cfg, err := loadConfig(configPath(e, cfgFlag), e.getenv, false)
+	if err != nil {
+		return nil, cfg, err
+	}
+	r, err := openReader(ctx, cfg)
+	return r, cfg, err
+}
+
 // openReader opens the configured warehouse for the read-only commands (sql,
 // status). A DuckDB file is opened read-only without convsync's lock: any
 // number of readers may share it, but DuckDB refuses them while a sync
