@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/convsync/convsync/load"
+	sqlfiles "github.com/convsync/convsync/sql"
+	"github.com/convsync/convsync/transform"
 )
 
 func TestDuckDB_Suite(t *testing.T) {
@@ -110,4 +112,40 @@ func TestOpenDuckDB_NoKeyIndexes(t *testing.T) {
 	if got[0][0] != int64(0) || got[0][1] != int64(0) || got[0][2] != int64(11) {
 		t.Errorf("constraints, indexes, tables = %v; want 0, 0, 11", got[0])
 	}
+}
+
+// A warehouse created when raw, custom_fields and teams were typed JSON
+// (they are JSON text in VARCHAR now) keeps loading: the JSON text is staged
+// as VARCHAR either way and cast on insert, so it is stored as sent.
+func TestDuckDB_LoadsIntoTypedJSONColumns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.duckdb")
+	old := sqlfiles.Schema
+	for _, col := range []string{"raw                  VARCHAR NOT NULL", "custom_fields        VARCHAR", "teams      VARCHAR"} {
+		if !strings.Contains(old, col) {
+			t.Fatalf("schema has no %q", col)
+		}
+		old = strings.Replace(old, col, strings.Replace(col, "VARCHAR", "JSON", 1), 1)
+	}
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	d := openDuckDB(t, path, load.DuckDBOptions{})
+	defer d.Close()
+	b := batchOf(version("CVR-A", at(1, 1), at(1, 2), 1, 0))
+	b.Conversations[0].Raw = `{ "id": "CVR-A",  "x": [1, 2.50] }`
+	b.Contacts = []transform.Contact{{ID: "CTC-1", CustomFields: p(`[ {"a": 1} ]`)}}
+	b.Users = []transform.User{{ID: "USR-1", Teams: p(`["TM-1"]`)}}
+	if _, err := d.Commit(context.Background(), b, load.State{}, runOf("R1")); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "JSON columns", queryRows(t, d.DB(), `SELECT typeof(c.raw), c.raw::VARCHAR, k.custom_fields::VARCHAR, u.teams::VARCHAR
+		FROM conversations c, contacts k, users u`), [][]any{{"JSON", `{ "id": "CVR-A",  "x": [1, 2.50] }`, `[ {"a": 1} ]`, `["TM-1"]`}})
 }

@@ -202,11 +202,9 @@ func (p *Parquet) adoptPartition() error {
 	return nil
 }
 
-// columns lists every table's columns in schema order as SELECT
-// expressions, cast to their schema type where the staging tables hold
-// another (JSON is staged as VARCHAR), so every file has the schema's types.
+// columns lists every table's columns in schema order.
 func columns(ctx context.Context, conn *sql.Conn) (map[string][]string, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT table_name, column_name, data_type FROM information_schema.columns
+	rows, err := conn.QueryContext(ctx, `SELECT table_name, column_name FROM information_schema.columns
 		WHERE table_catalog = '`+work+`' ORDER BY table_name, ordinal_position`)
 	if err != nil {
 		return nil, fmt.Errorf("list columns: %w", err)
@@ -214,12 +212,9 @@ func columns(ctx context.Context, conn *sql.Conn) (map[string][]string, error) {
 	defer rows.Close()
 	cols := map[string][]string{}
 	for rows.Next() {
-		var t, c, typ string
-		if err := rows.Scan(&t, &c, &typ); err != nil {
+		var t, c string
+		if err := rows.Scan(&t, &c); err != nil {
 			return nil, err
-		}
-		if typ == "JSON" {
-			c = c + "::JSON AS " + c
 		}
 		cols[t] = append(cols[t], c)
 	}

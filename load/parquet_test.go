@@ -90,7 +90,7 @@ func TestParquet_LayoutReadableByGlob(t *testing.T) {
 			for col, want := range map[string]string{
 				"id": "VARCHAR", "creation_time": "TIMESTAMP WITH TIME ZONE", "last_updated_time": "TIMESTAMP WITH TIME ZONE",
 				"last_interacted_time": "TIMESTAMP WITH TIME ZONE", "synced_at": "TIMESTAMP WITH TIME ZONE",
-				"answer_count": "INTEGER", "raw": "JSON", "run_id": "VARCHAR",
+				"answer_count": "INTEGER", "raw": "VARCHAR", "run_id": "VARCHAR",
 			} {
 				if types[col] != want {
 					t.Errorf("conversations.%s is %q, want %s", col, types[col], want)

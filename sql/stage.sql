@@ -2,9 +2,9 @@
 -- batch as transform produced it, without the lineage columns (synced_at,
 -- run_id), which come from the single row of stage_run. Child rows are not
 -- staged: the loader appends those of touched conversations straight to
--- their tables. JSON columns are staged as VARCHAR: the driver would encode
--- a Go string appended to a JSON column as a JSON string; the cast on insert
--- keeps the text and checks it.
+-- their tables. The JSON text columns are staged as VARCHAR even in a
+-- warehouse created before they were VARCHAR (typed JSON): the driver would
+-- encode a Go string appended to a JSON column as a JSON string.
 CREATE OR REPLACE TEMP TABLE stage_run (run_id VARCHAR, synced_at TIMESTAMPTZ);
 CREATE OR REPLACE TEMP TABLE stage_conversations AS
     SELECT * EXCLUDE (synced_at, run_id) REPLACE (raw::VARCHAR AS raw) FROM conversations LIMIT 0;

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/convsync/convsync/bench"
@@ -25,6 +27,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&cfg.MemoryLimit, "memory-limit", "", "DuckDB memory_limit (default: the sink's)")
 	fs.IntVar(&cfg.RateLimitedPages, "rate-limited", 0, "also backfill this many pages under OnceHub's rate limits (about 1.5 s a page)")
 	out := fs.String("out", "", "also write the report to this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the benchmark (go tool pprof) to this file")
 	// Internal: the flags of the simulator child the bench starts.
 	const internal = "internal: set by the bench for its simulator child"
 	serve := fs.Bool("serve-simulator", false, internal)
@@ -50,6 +53,19 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	cfg.Launcher = bench.Exec(exe, "bench", "--serve-simulator")
 	cfg.Progress = e.stderr
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return errors.Join(err, f.Close())
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	rep, err := bench.Run(ctx, cfg)
 	if rep != nil {
 		rep.Print(e.stdout)
