@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -148,4 +149,53 @@ func TestDuckDB_LoadsIntoTypedJSONColumns(t *testing.T) {
 	}
 	equal(t, "JSON columns", queryRows(t, d.DB(), `SELECT typeof(c.raw), c.raw::VARCHAR, k.custom_fields::VARCHAR, u.teams::VARCHAR
 		FROM conversations c, contacts k, users u`), [][]any{{"JSON", `{ "id": "CVR-A",  "x": [1, 2.50] }`, `[ {"a": 1} ]`, `["TM-1"]`}})
+}
+
+const crashHelperEnv = "CONVSYNC_DUCKDB_CRASH_HELPER"
+
+// TestDuckDBCrashHelperProcess is the process TestDuckDB_CommitSurvivesCrash
+// runs: it commits batches A, B and C, then exits without Close, as a crash
+// would (no checkpoint).
+func TestDuckDBCrashHelperProcess(t *testing.T) {
+	path := os.Getenv(crashHelperEnv)
+	if path == "" {
+		t.Skip("helper process only")
+	}
+	d, err := load.OpenDuckDB(context.Background(), path, load.DuckDBOptions{})
+	if err != nil {
+		os.Exit(1)
+	}
+	for i, id := range []string{"CVR-A", "CVR-B", "CVR-C"} {
+		batch := batchOf(version(id, at(1, 0), at(1, 1), 1, 0))
+		if _, err := d.Commit(context.Background(), batch, load.State{Watermark: at(i+1, 0)}, runOf("R1")); err != nil {
+			os.Exit(1)
+		}
+	}
+	os.Exit(0)
+}
+
+// A returned Commit is durable: after a crash (here an exit without Close,
+// so nothing is checkpointed) the warehouse has every committed batch and
+// the cursor of the last one, replayed from DuckDB's write-ahead log.
+func TestDuckDB_CommitSurvivesCrash(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.duckdb")
+	cmd := osexec.Command(os.Args[0], "-test.run=^TestDuckDBCrashHelperProcess$")
+	cmd.Env = append(os.Environ(), crashHelperEnv+"="+path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("helper: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(path + ".wal"); err != nil {
+		t.Fatalf("no write-ahead log after the crash: %v", err)
+	}
+	d := openDuckDB(t, path, load.DuckDBOptions{})
+	defer d.Close()
+	equal(t, "conversations after the crash", queryRows(t, d.DB(), "SELECT id FROM conversations ORDER BY id"),
+		[][]any{{"CVR-A"}, {"CVR-B"}, {"CVR-C"}})
+	st, err := d.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Watermark.Equal(at(3, 0)) {
+		t.Errorf("cursor after the crash %s, want the last commit's %s", st.Watermark, at(3, 0))
+	}
 }

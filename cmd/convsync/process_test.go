@@ -193,3 +193,74 @@ func TestProcess_RunStopsOnSIGINT(t *testing.T) {
 		t.Errorf("output lacks the stop:\n%s", out.String())
 	}
 }
+
+// TestProcess_SIGKILLMidRun: a sync killed without warning (kill -9, the
+// OOM killer) leaves the warehouse as its last checkpoint had it: every
+// stored conversation whole and at a version the source had, the cursor
+// consistent with the rows; the next run converges to the source.
+func TestProcess_SIGKILLMidRun(t *testing.T) {
+	p := newProdEnv(t, 300)
+	p.sim.AdvanceN(time.Since(p.sim.Now()), 0, 0)
+	fast := p.write(t, "fast.yaml", p.config())
+	if r := runCmd(context.Background(), p.getenv, "sync", "--config", fast); r.code != exitOK {
+		t.Fatalf("first sync: %d %s", r.code, r.stderr)
+	}
+	d := openDuckDB(t, p.config().Warehouse.Path)
+	st0, err := d.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := readConversations(t, d.DB())
+	d.Close()
+	p.sim.AdvanceN(st0.Watermark.Sub(p.sim.Now()), 0, 0)
+	p.sim.AdvanceN(time.Since(st0.Watermark)-time.Millisecond, 40, 160)
+
+	slowCfg := p.config()
+	slowCfg.Source.PageSize, slowCfg.Sync.BatchSize = 10, 20
+	slowCfg.Source.RateLimit = RateConfig{PerSecond: 4}
+	slow := p.write(t, "slow.yaml", slowCfg)
+	calls0 := p.sim.Counts().Total
+	a, aOut := convsyncProcess(t, p, "sync", "--config", slow)
+	eventually(t, 10*time.Second, "the sync to commit twice", func() bool {
+		if strings.Contains(aOut.String(), "error") {
+			t.Fatalf("sync ended: %s", aOut.String())
+		}
+		return p.sim.Counts().Total-calls0 >= 5
+	})
+	if err := a.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Wait()
+
+	d = openDuckDB(t, slowCfg.Warehouse.Path)
+	st, err := d.State(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := map[string]time.Time{}
+	for _, c := range p.sim.Conversations() {
+		truth[c.ID] = c.LastUpdatedTime
+	}
+	now := readConversations(t, d.DB())
+	for id, s := range now {
+		if s.children != s.answers {
+			t.Errorf("%s: %d answer rows for answer_count %d", id, s.children, s.answers)
+		}
+		if o, ok := old[id]; !(ok && s.updated.Equal(o.updated)) && !s.updated.Equal(truth[id]) {
+			t.Errorf("%s: stored version %s is neither the one before nor the source's", id, s.updated)
+		}
+	}
+	for id, u := range truth {
+		if u.Before(st.Watermark) && !now[id].updated.Equal(u) {
+			t.Errorf("%s updated %s, before the watermark %s, is not loaded", id, u, st.Watermark)
+		}
+	}
+	d.Close()
+
+	if r := runCmd(context.Background(), p.getenv, "sync", "--config", fast); r.code != exitOK {
+		t.Fatalf("next sync: exit %d, want %d:\n%s", r.code, exitOK, r.stderr)
+	}
+	d = openDuckDB(t, slowCfg.Warehouse.Path)
+	defer d.Close()
+	assertConverged(t, d.DB(), p.sim)
+}
