@@ -53,6 +53,7 @@ type DuckDB struct {
 	db   *sql.DB
 	now  func() time.Time
 	mu   sync.Mutex // held by Commit
+	dims *dimCache  // the dimension rows committed, not staged again
 	// failAt, when set by a test, is called between the steps of Commit;
 	// an error aborts the commit there as a crash would.
 	failAt func(step string) error
@@ -107,7 +108,7 @@ func openDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, 
 	if _, err := db.ExecContext(ctx, sqlfiles.Schema); err != nil {
 		return nil, errors.Join(fmt.Errorf("create schema: %w", err), db.Close())
 	}
-	return &DuckDB{path: path, db: db, now: time.Now}, nil
+	return &DuckDB{path: path, db: db, now: time.Now, dims: newDimCache()}, nil
 }
 
 // DB is the warehouse's connection pool, for read queries (the sql and
@@ -188,6 +189,7 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 		}
 	}()
 	now := d.now().UTC()
+	b = d.dims.changed(b)
 	newest := newestVersions(b.Conversations)
 	if err := d.step(ctx, "staged", func() error { return stageKeys(ctx, conn, b, newest, run.ID, now) }); err != nil {
 		return c, err
@@ -223,6 +225,7 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
 		return c, fmt.Errorf("commit: %w", err)
 	}
+	d.dims.keep()
 	return c, nil
 }
 

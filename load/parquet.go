@@ -66,6 +66,7 @@ type Parquet struct {
 	m      *manifest // the published manifest, every file under its final name
 	broken error     // set when a publish stopped past its commit point
 	last   publishStats
+	dims   *dimCache // the dimension rows published, not staged again
 	now    func() time.Time
 	// hook, when set by a test, is called at each step of a publish ("data",
 	// "manifest-temp", "manifest", "moved"); an error stops the publish
@@ -122,7 +123,7 @@ func openParquet(ctx context.Context, dir string, opts ParquetOptions) (_ *Parqu
 	if err != nil {
 		return nil, err
 	}
-	p := &Parquet{dir: abs, opts: opts, lock: lock, now: time.Now}
+	p := &Parquet{dir: abs, opts: opts, lock: lock, now: time.Now, dims: newDimCache()}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, p.Close())

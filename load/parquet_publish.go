@@ -64,6 +64,7 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 	if p.broken != nil {
 		return c, p.broken
 	}
+	b = p.dims.changed(b)
 	w := p.newWriter()
 	defer p.finish(w, &err)
 	now := p.now().UTC()
@@ -109,7 +110,11 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 		return c, err
 	}
 	w.next.State, w.next.CommittedAt = st, now
-	return c, p.publish(ctx, w)
+	if err := p.publish(ctx, w); err != nil {
+		return c, err
+	}
+	p.dims.keep()
+	return c, nil
 }
 
 func (p *Parquet) record(ctx context.Context, run Run) (err error) {

@@ -1,0 +1,113 @@
+package load
+
+import (
+	"database/sql/driver"
+	"fmt"
+	"hash/maphash"
+	"time"
+
+	"github.com/convsync/convsync/transform"
+)
+
+// maxDimCache bounds a dimCache: about 80 bytes an entry, so some 20 MB.
+// A full cache is emptied; a miss only costs a rewrite.
+const maxDimCache = 250_000
+
+// dimCache remembers a fingerprint of each dimension row (contact, user,
+// bot, website, audience) the sink has committed, so that a later batch
+// does not stage and rewrite a row identical to the stored one. A contact
+// arrives with each of its conversations, so without it a full load
+// rewrites every contact several times. It knows only what this process
+// committed (it starts empty) and rows are kept only once their commit has
+// returned.
+type dimCache struct {
+	seed    maphash.Seed
+	stored  map[dimKey]uint64
+	pending map[dimKey]uint64 // fingerprints of the commit in progress
+}
+
+type dimKey struct {
+	table byte
+	id    string
+}
+
+func newDimCache() *dimCache {
+	return &dimCache{seed: maphash.MakeSeed(), stored: map[dimKey]uint64{}, pending: map[dimKey]uint64{}}
+}
+
+// changed returns b with, of its dimension rows, only the last of each id
+// (see lastOf) and of those only the ones that differ from what the sink
+// committed; their fingerprints wait in pending for keep. Conversations,
+// children and rejects are b's.
+func (c *dimCache) changed(b *transform.Batch) *transform.Batch {
+	clear(c.pending)
+	out := *b
+	out.Contacts = changedRows(c, 'c', b.Contacts, func(r transform.Contact) string { return r.ID }, 28, contactValues)
+	out.Users = changedRows(c, 'u', b.Users, func(r transform.User) string { return r.ID }, 9, userValues)
+	out.Bots = changedRows(c, 'b', b.Bots, func(r transform.Bot) string { return r.ID }, 3, botValues)
+	out.Websites = changedRows(c, 'w', b.Websites, func(r transform.Website) string { return r.ID }, 4, websiteValues)
+	out.Audiences = changedRows(c, 'a', b.Audiences, func(r transform.Audience) string { return r.ID }, 3, audienceValues)
+	return &out
+}
+
+// keep records the rows of the last changed call as stored: call it once
+// their commit has returned.
+func (c *dimCache) keep() {
+	if len(c.stored)+len(c.pending) > maxDimCache {
+		clear(c.stored)
+	}
+	for k, v := range c.pending {
+		c.stored[k] = v
+	}
+	clear(c.pending)
+}
+
+// changedRows is changed for one table: fill sets a row's n values as it is
+// staged, and the fingerprint is of those values.
+func changedRows[T any](c *dimCache, table byte, rows []T, id func(T) string, n int, fill func(T, []driver.Value)) []T {
+	rows = lastOf(rows, id)
+	v := make([]driver.Value, n)
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	kept := rows[:0:0]
+	for _, r := range rows {
+		clear(v)
+		fill(r, v)
+		h.Reset()
+		fingerprint(&h, v)
+		k, sum := dimKey{table, id(r)}, h.Sum64()
+		if old, ok := c.stored[k]; ok && old == sum {
+			continue
+		}
+		c.pending[k] = sum
+		kept = append(kept, r)
+	}
+	return kept
+}
+
+// fingerprint writes values, as the appender gets them, to h; each value is
+// tagged with its type so that no two different rows write the same bytes.
+func fingerprint(h *maphash.Hash, values []driver.Value) {
+	for _, v := range values {
+		switch x := v.(type) {
+		case nil:
+			h.WriteByte(0)
+		case string:
+			h.WriteByte(1)
+			maphash.WriteComparable(h, len(x))
+			h.WriteString(x)
+		case bool:
+			h.WriteByte(2)
+			maphash.WriteComparable(h, x)
+		case int64:
+			h.WriteByte(3)
+			maphash.WriteComparable(h, x)
+		case time.Time:
+			h.WriteByte(4)
+			maphash.WriteComparable(h, x.UnixNano())
+		default: // none of the values functions produce another type
+			h.WriteByte(5)
+			fmt.Fprintf(h, "%T %v", x, x)
+		}
+	}
+}
