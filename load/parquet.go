@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -141,7 +142,14 @@ func openParquet(ctx context.Context, dir string, opts ParquetOptions) (_ *Parqu
 // openDB creates the in-memory DuckDB: the scratch catalog, the commit
 // connection and the views over p.m.
 func (p *Parquet) openDB(ctx context.Context) (err error) {
-	connector, err := duckdb.NewConnector("", nil)
+	dsn := ""
+	if !p.readOnly {
+		// A writer's memory is bounded as the DuckDB sink's is: rewriting
+		// partitions spills past it, into the dataset's control folder.
+		dsn = "?" + url.Values{"memory_limit": {DefaultMemoryLimit},
+			"temp_directory": {filepath.Join(p.dir, "_convsync", "tmp")}}.Encode()
+	}
+	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
 		return err
 	}

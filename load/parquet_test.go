@@ -576,3 +576,28 @@ func TestParquet_FailedCommitRemovesItsFiles(t *testing.T) {
 	}
 	equal(t, "files after the failed commit", allFiles(t, dir), before)
 }
+
+// A writer's DuckDB has the sink's memory_limit and spills into the
+// dataset's control folder (a partition rewrite took 1 GB without); a reader
+// keeps DuckDB's defaults, for analysts' queries, and writes nothing.
+func TestOpenParquet_WriterMemoryBounded(t *testing.T) {
+	dir := t.TempDir()
+	pq := openParquet(t, dir, load.ParquetOptions{})
+	commit(t, sinkUnderTest{sink: pq}, base(), load.State{}, runOf("R1"))
+	got := queryRows(t, pq.DB(), `SELECT current_setting('memory_limit'), current_setting('temp_directory')`)
+	if !strings.HasPrefix(got[0][0].(string), "244") || got[0][1] != filepath.Join(dir, "_convsync", "tmp") {
+		t.Errorf("writer memory_limit, temp_directory = %v; want 244.1 MiB (256MB), %s", got[0], filepath.Join(dir, "_convsync", "tmp"))
+	}
+	if err := pq.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := load.OpenParquetReader(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got = queryRows(t, r.DB(), `SELECT current_setting('memory_limit')`)
+	if strings.HasPrefix(got[0][0].(string), "244") {
+		t.Errorf("reader memory_limit %v; want DuckDB's default", got[0][0])
+	}
+}
