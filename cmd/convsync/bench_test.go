@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBench_Command runs `convsync bench` small, with its simulator in a
+// child process (this test binary as convsync), and checks the report has
+// every phase and --cpuprofile writes a profile.
+func TestBench_Command(t *testing.T) {
+	t.Setenv("CONVSYNC_TEST_MAIN", "1") // inherited by the simulator child
+	dir := t.TempDir()
+	out, prof := filepath.Join(dir, "report.txt"), filepath.Join(dir, "cpu.prof")
+	r := runCmd(context.Background(), envOf(nil), "bench", "--conversations", "300", "--delta", "0.1",
+		"--parquet=false", "--out", out, "--cpuprofile", prof)
+	if r.code != exitOK {
+		t.Fatalf("bench: exit %d\n%s", r.code, r.stderr)
+	}
+	report, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, phase := range []string{"duckdb: sync from simulator", "ceiling: DuckDB read_ndjson",
+		"duckdb: sync from captured pages", "duckdb: delta of 30", "speed×ceil"} {
+		if !strings.Contains(string(report), phase) {
+			t.Errorf("report lacks %q:\n%s", phase, report)
+		}
+	}
+	if b, err := os.ReadFile(prof); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+		t.Errorf("--cpuprofile wrote no gzipped profile (%d bytes, %v)", len(b), err)
+	}
+}
