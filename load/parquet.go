@@ -36,6 +36,10 @@ type ParquetOptions struct {
 	// Owner is written into the lock file to tell a refused second writer
 	// who holds the dataset, e.g. "convsync sync".
 	Owner string
+	// MemoryLimit is the writer's DuckDB memory_limit; "" means
+	// DefaultMemoryLimit. Past it a partition rewrite spills into
+	// DIR/_convsync/tmp.
+	MemoryLimit string
 }
 
 // mergeAt is the number of files a partition may hold: a commit that only
@@ -146,7 +150,11 @@ func (p *Parquet) openDB(ctx context.Context) (err error) {
 	if !p.readOnly {
 		// A writer's memory is bounded as the DuckDB sink's is: rewriting
 		// partitions spills past it, into the dataset's control folder.
-		dsn = "?" + url.Values{"memory_limit": {DefaultMemoryLimit},
+		limit := p.opts.MemoryLimit
+		if limit == "" {
+			limit = DefaultMemoryLimit
+		}
+		dsn = "?" + url.Values{"memory_limit": {limit},
 			"temp_directory": {filepath.Join(p.dir, "_convsync", "tmp")}}.Encode()
 	}
 	connector, err := duckdb.NewConnector(dsn, nil)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/convsync/convsync/load"
 )
 
 // Config is the whole configuration, as read from YAML. Every key is
@@ -57,9 +59,12 @@ type RetryConfig struct {
 
 // WarehouseConfig is where the tables go.
 type WarehouseConfig struct {
-	Format  string        `yaml:"format"`
-	Path    string        `yaml:"path"`
-	Parquet ParquetConfig `yaml:"parquet"`
+	Format string `yaml:"format"`
+	Path   string `yaml:"path"`
+	// MemoryLimit is DuckDB's memory_limit while writing (both formats),
+	// e.g. "256MB" or "1GiB".
+	MemoryLimit string        `yaml:"memory_limit"`
+	Parquet     ParquetConfig `yaml:"parquet"`
 }
 
 // ParquetConfig applies when Format is "parquet".
@@ -142,15 +147,19 @@ func defaultConfig() Config {
 			Retry:     RetryConfig{MaxAttempts: 8, MaxElapsed: 5 * time.Minute},
 		},
 		Warehouse: WarehouseConfig{
-			Format:  "duckdb",
-			Path:    "convsync.duckdb",
-			Parquet: ParquetConfig{Partition: "month", Compression: "zstd"},
+			Format:      "duckdb",
+			Path:        "convsync.duckdb",
+			MemoryLimit: load.DefaultMemoryLimit,
+			Parquet:     ParquetConfig{Partition: "month", Compression: "zstd"},
 		},
 		Sync:    SyncConfig{BatchSize: 5000, ShutdownGrace: 25 * time.Second},
 		Metrics: MetricsConfig{Listen: "127.0.0.1:9464", Job: "convsync"},
 		Log:     LogConfig{Level: "info", Format: "auto"},
 	}
 }
+
+// memorySize is a size DuckDB's memory_limit takes.
+var memorySize = regexp.MustCompile(`(?i)^[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|B)$`)
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
@@ -207,6 +216,9 @@ func (c Config) validate(needSource bool) error {
 	}
 	if c.Warehouse.Path == "" {
 		add("warehouse.path", "required")
+	}
+	if !memorySize.MatchString(c.Warehouse.MemoryLimit) {
+		add("warehouse.memory_limit", "must be a size such as 256MB or 1GiB, got %q", c.Warehouse.MemoryLimit)
 	}
 	switch c.Warehouse.Parquet.Partition {
 	case "month", "day", "none":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -80,6 +81,7 @@ func TestConfig_ReportsEveryProblem(t *testing.T) {
   lookback: -1m
 warehouse:
   format: csv
+  memory_limit: lots
   parquet: {partition: year}
 log: {level: loud}
 `)
@@ -91,6 +93,7 @@ log: {level: loud}
 	for _, want := range []string{
 		"source.base_url", "source.api_key", "source.page_size: must be 1..100, got 500",
 		"source.expand[1]", "source.start", "source.lookback", "warehouse.format",
+		`warehouse.memory_limit: must be a size such as 256MB or 1GiB, got "lots"`,
 		"warehouse.parquet.partition", "log.level",
 	} {
 		if !strings.Contains(err.Error(), want) {
@@ -115,5 +118,31 @@ func TestSecret_NeverPrints(t *testing.T) {
 		if strings.Contains(got, "abc123") {
 			t.Errorf("secret printed: %q", got)
 		}
+	}
+}
+
+// warehouse.memory_limit is DuckDB's memory_limit of the writing process,
+// for either format.
+func TestConfig_MemoryLimitApplied(t *testing.T) {
+	for _, format := range []string{"duckdb", "parquet"} {
+		t.Run(format, func(t *testing.T) {
+			cfg := defaultConfig()
+			cfg.Warehouse.Format, cfg.Warehouse.Path, cfg.Warehouse.MemoryLimit = format, filepath.Join(t.TempDir(), "w"), "300MB"
+			if err := cfg.validate(false); err != nil {
+				t.Fatal(err)
+			}
+			wh, err := openWriter(context.Background(), cfg, "test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer wh.Close()
+			var got string
+			if err := wh.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(got, "286") { // 300 MB = 286.1 MiB
+				t.Errorf("memory_limit %s, want 286.1 MiB (300MB)", got)
+			}
+		})
 	}
 }

@@ -47,6 +47,7 @@ func openWriter(ctx context.Context, cfg Config, owner string) (warehouse, error
 		return load.OpenParquet(ctx, path, load.ParquetOptions{
 			Partition:   cfg.Warehouse.Parquet.Partition,
 			Compression: cfg.Warehouse.Parquet.Compression,
+			MemoryLimit: cfg.Warehouse.MemoryLimit,
 			Owner:       owner,
 		})
 	}
@@ -57,7 +58,7 @@ func openWriter(ctx context.Context, cfg Config, owner string) (warehouse, error
 	if err != nil {
 		return nil, err
 	}
-	db, err := load.OpenDuckDB(ctx, path, load.DuckDBOptions{})
+	db, err := load.OpenDuckDB(ctx, path, load.DuckDBOptions{MemoryLimit: cfg.Warehouse.MemoryLimit})
 	if err != nil {
 		return nil, errors.Join(duckdbLocked(path, err), lock.Release())
 	}
