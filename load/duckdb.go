@@ -45,6 +45,15 @@ const DefaultMemoryLimit = "256MB"
 // replay after a crash; closing the warehouse checkpoints it.
 const CheckpointThreshold = "256MB"
 
+// StorageVersion is the DuckDB storage format of a warehouse file the sink
+// creates: DuckDB 1.2's, the first with zstd compression of strings, which
+// sql/schema.sql asks for the raw JSON. Measured on 200k conversations: the
+// raw JSON takes 39 MB on disk instead of 199 MB (DuckDB's default format
+// and compression, FSST), is written faster, and the process's peak RSS
+// while writing it was 456 MiB instead of 677 MiB. DuckDB 1.2 and later read
+// the file. A file created before keeps its format.
+const StorageVersion = "v1.2.0"
+
 // DuckDB is a warehouse in one DuckDB file. Commit is the only writer of
 // warehouse rows and cursor; read queries go through DB. It is safe for
 // concurrent use; commits are serialized.
@@ -96,6 +105,7 @@ func openDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, 
 	}
 	conf.Set("memory_limit", opts.MemoryLimit)
 	conf.Set("checkpoint_threshold", CheckpointThreshold)
+	conf.Set("storage_compatibility_version", StorageVersion)
 	dsn := path
 	if len(conf) > 0 {
 		dsn += "?" + conf.Encode()

@@ -199,3 +199,20 @@ func TestDuckDB_CommitSurvivesCrash(t *testing.T) {
 		t.Errorf("cursor after the crash %s, want the last commit's %s", st.Watermark, at(3, 0))
 	}
 }
+
+// A new warehouse is written in load.StorageVersion's format, so the raw
+// JSON is stored zstd-compressed (a fifth of the default FSST's size).
+func TestDuckDB_RawJSONIsZstd(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.duckdb")
+	d := openDuckDB(t, path, load.DuckDBOptions{})
+	if _, err := d.Commit(context.Background(), batchOf(version("CVR-A", at(1, 0), at(1, 1), 1, 0)), load.State{}, runOf("R1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil { // checkpoints
+		t.Fatal(err)
+	}
+	d = openDuckDB(t, path, load.DuckDBOptions{})
+	defer d.Close()
+	equal(t, "compression of raw", queryRows(t, d.DB(), `SELECT DISTINCT compression FROM pragma_storage_info('conversations')
+		WHERE column_name = 'raw' AND segment_type = 'VARCHAR'`), [][]any{{"ZSTD"}})
+}
