@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -159,7 +160,33 @@ func defaultConfig() Config {
 }
 
 // memorySize is a size DuckDB's memory_limit takes.
-var memorySize = regexp.MustCompile(`(?i)^[0-9]+(\.[0-9]+)?\s*([KMGT]i?B|B)$`)
+var memorySize = regexp.MustCompile(`(?i)^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(i?)B$`)
+
+// minMemoryLimit is the smallest warehouse.memory_limit: at 32MB a first
+// sync of 1M conversations ran out of memory merging contacts; 64MB with
+// sync.batch_size 2000 loaded them (README "Production settings").
+const minMemoryLimit = 64e6
+
+// memoryBytes is size (see memorySize) in bytes, as DuckDB reads it: KB,
+// MB, ... are powers of 1000, KiB, MiB, ... of 1024.
+func memoryBytes(size string) (float64, bool) {
+	m := memorySize.FindStringSubmatch(size)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		return 0, false
+	}
+	base := 1000.0
+	if m[3] != "" {
+		base = 1024
+	}
+	for range strings.Index("KMGT", strings.ToUpper(m[2])) + 1 {
+		n *= base
+	}
+	return n, true
+}
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
@@ -217,8 +244,10 @@ func (c Config) validate(needSource bool) error {
 	if c.Warehouse.Path == "" {
 		add("warehouse.path", "required")
 	}
-	if !memorySize.MatchString(c.Warehouse.MemoryLimit) {
+	if n, ok := memoryBytes(c.Warehouse.MemoryLimit); !ok {
 		add("warehouse.memory_limit", "must be a size such as 256MB or 1GiB, got %q", c.Warehouse.MemoryLimit)
+	} else if n < minMemoryLimit {
+		add("warehouse.memory_limit", "must be at least 64MB, got %s", c.Warehouse.MemoryLimit)
 	}
 	switch c.Warehouse.Parquet.Partition {
 	case "month", "day", "none":

@@ -127,7 +127,7 @@ func TestConfig_MemoryLimitApplied(t *testing.T) {
 	for _, format := range []string{"duckdb", "parquet"} {
 		t.Run(format, func(t *testing.T) {
 			cfg := defaultConfig()
-			cfg.Warehouse.Format, cfg.Warehouse.Path, cfg.Warehouse.MemoryLimit = format, filepath.Join(t.TempDir(), "w"), "300MB"
+			cfg.Warehouse.Format, cfg.Warehouse.Path, cfg.Warehouse.MemoryLimit = format, filepath.Join(t.TempDir(), "w"), "300 mb"
 			if err := cfg.validate(false); err != nil {
 				t.Fatal(err)
 			}
@@ -144,5 +144,20 @@ func TestConfig_MemoryLimitApplied(t *testing.T) {
 				t.Errorf("memory_limit %s, want 286.1 MiB (300MB)", got)
 			}
 		})
+	}
+}
+
+func TestConfig_MemoryLimitValues(t *testing.T) {
+	for size, want := range map[string]string{
+		"256MB": "", "1GiB": "", "64 mb": "", "0.5GB": "", "64000KB": "",
+		"32MB":  "must be at least 64MB", "60MiB": "must be at least 64MB",
+		"lots": "must be a size", "256": "must be a size", "80%": "must be a size",
+	} {
+		cfg := defaultConfig()
+		cfg.Warehouse.MemoryLimit = size
+		err := cfg.validate(false)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), "warehouse.memory_limit: "+want)) {
+			t.Errorf("memory_limit %q: error %v, want %q", size, err, want)
+		}
 	}
 }
