@@ -150,7 +150,7 @@ func TestConfig_MemoryLimitApplied(t *testing.T) {
 func TestConfig_MemoryLimitValues(t *testing.T) {
 	for size, want := range map[string]string{
 		"256MB": "", "1GiB": "", "64 mb": "", "0.5GB": "", "64000KB": "",
-		"32MB":  "must be at least 64MB", "60MiB": "must be at least 64MB",
+		"32MB": "must be at least 64MB", "60MiB": "must be at least 64MB",
 		"lots": "must be a size", "256": "must be a size", "80%": "must be a size",
 	} {
 		cfg := defaultConfig()
