@@ -9,7 +9,7 @@ import (
 	"github.com/convsync/convsync/transform"
 )
 
-// maxDimCache bounds a dimCache: about 80 bytes an entry, so some 20 MB.
+// maxDimCache bounds a dimCache: some 40 bytes an entry, so about 10 MB.
 // A full cache is emptied; a miss only costs a rewrite.
 const maxDimCache = 250_000
 
@@ -20,19 +20,18 @@ const maxDimCache = 250_000
 // rewrites every contact several times. It knows only what this process
 // committed (it starts empty) and rows are kept only once their commit has
 // returned.
+//
+// Rows are keyed by a hash of their table and id, not by the id itself,
+// which would take twice the memory: two ids with the same key cannot pass
+// for each other, as a row's fingerprint covers its id.
 type dimCache struct {
 	seed    maphash.Seed
-	stored  map[dimKey]uint64
-	pending map[dimKey]uint64 // fingerprints of the commit in progress
-}
-
-type dimKey struct {
-	table byte
-	id    string
+	stored  map[uint64]uint64 // row key → fingerprint
+	pending map[uint64]uint64 // those of the commit in progress
 }
 
 func newDimCache() *dimCache {
-	return &dimCache{seed: maphash.MakeSeed(), stored: map[dimKey]uint64{}, pending: map[dimKey]uint64{}}
+	return &dimCache{seed: maphash.MakeSeed(), stored: map[uint64]uint64{}, pending: map[uint64]uint64{}}
 }
 
 // changed returns b with, of its dimension rows, only the last of each id
@@ -75,7 +74,11 @@ func changedRows[T any](c *dimCache, table byte, rows []T, id func(T) string, n 
 		fill(r, v)
 		h.Reset()
 		fingerprint(&h, v)
-		k, sum := dimKey{table, id(r)}, h.Sum64()
+		sum := h.Sum64()
+		h.Reset()
+		h.WriteByte(table)
+		h.WriteString(id(r))
+		k := h.Sum64()
 		if old, ok := c.stored[k]; ok && old == sum {
 			continue
 		}
