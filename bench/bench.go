@@ -232,13 +232,16 @@ func (b *bencher) sync(ctx context.Context, name string, spec SimSpec, url strin
 func (b *bencher) phase(name string, f func(*Phase) error) error {
 	p := Phase{Name: name}
 	p.RSSReset = resetPeakRSS()
+	stopGo := goPeak()
 	start := time.Now()
-	if err := f(&p); err != nil {
+	err := f(&p)
+	p.Elapsed = time.Since(start)
+	p.GoPeak = stopGo()
+	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	p.Elapsed = time.Since(start)
 	p.PeakRSS = peakRSS()
 	b.rep.Phases = append(b.rep.Phases, p)
-	fmt.Fprintf(b.cfg.Progress, "%-36s %8.2fs  %7d conversations  peak RSS %s\n", name, p.Elapsed.Seconds(), p.Conversations, mib(p.PeakRSS))
+	fmt.Fprintf(b.cfg.Progress, "%-36s %8.2fs  %7d conversations  peak RSS %s (Go %s)\n", name, p.Elapsed.Seconds(), p.Conversations, mib(p.PeakRSS), mib(p.GoPeak))
 	return nil
 }

@@ -51,7 +51,7 @@ func TestRun(t *testing.T) {
 			if p.Conversations != c.Conversations || p.Rows != c.Rows {
 				t.Errorf("%s: %d conversations, %d rows; the ceiling loaded %d, %d", p.Name, p.Conversations, p.Rows, c.Conversations, c.Rows)
 			}
-			if p.Bytes != rep.JSONBytes || p.APICalls == 0 || p.RateLimited != 0 {
+			if p.Bytes != rep.JSONBytes || p.APICalls == 0 || p.RateLimited != 0 || p.GoPeak <= 0 {
 				t.Errorf("%s: %+v", p.Name, p)
 			}
 		default:

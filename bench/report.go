@@ -27,8 +27,11 @@ type Phase struct {
 	Elapsed       time.Duration
 	// PeakRSS is the process's peak RSS during the phase (if RSSReset; else
 	// since the process started).
-	PeakRSS     int64
-	RSSReset    bool
+	PeakRSS  int64
+	RSSReset bool
+	// GoPeak is the peak of the memory the Go runtime held during the
+	// phase: PeakRSS less it is about DuckDB's share.
+	GoPeak      int64
 	APICalls    int64
 	RateLimited int64
 }
@@ -50,8 +53,8 @@ func (r *Report) Ceiling() *Phase {
 // divided by the ceiling's.
 func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "%d conversations, %.1f MB of conversation JSON\n\n", r.Conversations, float64(r.JSONBytes)/1e6)
-	fmt.Fprintf(w, "%-36s %9s %9s %10s %7s %10s %9s %5s %9s %9s\n",
-		"phase", "seconds", "conv/s", "rows/s", "MB/s", "peak RSS", "API calls", "429s", "speed×ceil", "RSS×ceil")
+	fmt.Fprintf(w, "%-36s %9s %9s %10s %7s %10s %9s %9s %5s %9s %9s\n",
+		"phase", "seconds", "conv/s", "rows/s", "MB/s", "peak RSS", "Go peak", "API calls", "429s", "speed×ceil", "RSS×ceil")
 	c := r.Ceiling()
 	for _, p := range r.Phases {
 		mbs := "-"
@@ -63,9 +66,9 @@ func (r *Report) Print(w io.Writer) {
 			speed = fmt.Sprintf("%.2f", c.Elapsed.Seconds()/p.Elapsed.Seconds())
 			rss = fmt.Sprintf("%.2f", float64(p.PeakRSS)/float64(c.PeakRSS))
 		}
-		fmt.Fprintf(w, "%-36s %9.2f %9.0f %10.0f %7s %10s %9d %5d %9s %9s\n",
+		fmt.Fprintf(w, "%-36s %9.2f %9.0f %10.0f %7s %10s %9s %9d %5d %9s %9s\n",
 			p.Name, p.Elapsed.Seconds(), p.perSecond(p.Conversations), p.perSecond(p.Rows), mbs,
-			mib(p.PeakRSS), p.APICalls, p.RateLimited, speed, rss)
+			mib(p.PeakRSS), mib(p.GoPeak), p.APICalls, p.RateLimited, speed, rss)
 	}
 	fmt.Fprintf(w, "\nlargest peak RSS of a phase: %s (the simulator runs in another process unless in-process)\n", mib(r.MaxRSS))
 }

@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"os"
 	"runtime/debug"
+	"runtime/metrics"
 	"strconv"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // resetPeakRSS returns freed Go memory to the OS and resets the kernel's
@@ -36,4 +39,43 @@ func peakRSS() int64 {
 		return 0
 	}
 	return ru.Maxrss << 10 // KiB on Linux
+}
+
+// goPeak samples the memory the Go runtime holds from the OS (all it has
+// mapped, less what it released) every 20 ms until stop, which returns the
+// peak: the Go side of the process's RSS; the rest is DuckDB's.
+func goPeak() (stop func() int64) {
+	samples := []metrics.Sample{{Name: "/memory/classes/total:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	var mu sync.Mutex
+	var peak int64
+	sample := func() {
+		metrics.Read(samples)
+		held := int64(samples[0].Value.Uint64() - samples[1].Value.Uint64())
+		mu.Lock()
+		peak = max(peak, held)
+		mu.Unlock()
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			sample()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() int64 {
+		close(done)
+		<-finished
+		sample()
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
 }
