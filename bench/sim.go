@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"regexp"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -68,10 +71,15 @@ func InProcess(_ context.Context, spec SimSpec) (string, func() error, error) {
 // Exec serves the simulator from a child process: argv (e.g. the convsync
 // binary and "bench", "--serve-simulator") with SimArgs(spec) appended. The
 // child must print its API root on its first line to stderr (as
-// ServeSimulator does) and stop on SIGTERM.
+// ServeSimulator does) and stop on SIGTERM. The child runs with the Go
+// runtime's defaults: GOGC and GOMEMLIMIT set for the bench tune the
+// syncing process, not the simulator (which holds the whole data set).
 func Exec(argv ...string) Launcher {
 	return func(ctx context.Context, spec SimSpec) (string, func() error, error) {
 		cmd := exec.Command(argv[0], append(argv[1:], SimArgs(spec)...)...)
+		cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+			return strings.HasPrefix(kv, "GOGC=") || strings.HasPrefix(kv, "GOMEMLIMIT=")
+		})
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
 			return "", nil, err
