@@ -41,11 +41,11 @@ func newDimCache() *dimCache {
 func (c *dimCache) changed(b *transform.Batch) *transform.Batch {
 	clear(c.pending)
 	out := *b
-	out.Contacts = changedRows(c, 'c', b.Contacts, func(r transform.Contact) string { return r.ID }, 28, contactValues)
-	out.Users = changedRows(c, 'u', b.Users, func(r transform.User) string { return r.ID }, 9, userValues)
-	out.Bots = changedRows(c, 'b', b.Bots, func(r transform.Bot) string { return r.ID }, 3, botValues)
-	out.Websites = changedRows(c, 'w', b.Websites, func(r transform.Website) string { return r.ID }, 4, websiteValues)
-	out.Audiences = changedRows(c, 'a', b.Audiences, func(r transform.Audience) string { return r.ID }, 3, audienceValues)
+	out.Contacts = changedRows(c, 'c', b.Contacts, func(r transform.Contact) string { return r.ID }, contactColumns, contactValues)
+	out.Users = changedRows(c, 'u', b.Users, func(r transform.User) string { return r.ID }, userColumns, userValues)
+	out.Bots = changedRows(c, 'b', b.Bots, func(r transform.Bot) string { return r.ID }, botColumns, botValues)
+	out.Websites = changedRows(c, 'w', b.Websites, func(r transform.Website) string { return r.ID }, websiteColumns, websiteValues)
+	out.Audiences = changedRows(c, 'a', b.Audiences, func(r transform.Audience) string { return r.ID }, audienceColumns, audienceValues)
 	return &out
 }
 

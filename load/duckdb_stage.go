@@ -50,17 +50,12 @@ func stageKeys(ctx context.Context, conn *sql.Conn, b *transform.Batch, newest [
 }
 
 // stageWith creates the staging tables and appends b to them, its
-// conversations with convs and of its dimension rows the last of each id
-// (lastOf).
+// conversations with convs. b's dimension rows must be one per id, as
+// dimCache.changed leaves them (the last of each, see lastOf).
 func stageWith(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string, now time.Time, convs func(driver.Conn) error) error {
 	if err := exec(ctx, conn, "create staging tables", sqlfiles.Stage); err != nil {
 		return err
 	}
-	contacts := lastOf(b.Contacts, func(r transform.Contact) string { return r.ID })
-	users := lastOf(b.Users, func(r transform.User) string { return r.ID })
-	bots := lastOf(b.Bots, func(r transform.Bot) string { return r.ID })
-	websites := lastOf(b.Websites, func(r transform.Website) string { return r.ID })
-	audiences := lastOf(b.Audiences, func(r transform.Audience) string { return r.ID })
 	err := conn.Raw(func(dc any) error {
 		c, ok := dc.(driver.Conn)
 		if !ok {
@@ -69,11 +64,11 @@ func stageWith(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID st
 		return errors.Join(
 			appendRows(ctx, c, "stage_run", 2, []string{runID}, func(id string, v []driver.Value) { v[0], v[1] = id, now }),
 			convs(c),
-			appendRows(ctx, c, "stage_contacts", 28, contacts, contactValues),
-			appendRows(ctx, c, "stage_users", 9, users, userValues),
-			appendRows(ctx, c, "stage_bots", 3, bots, botValues),
-			appendRows(ctx, c, "stage_websites", 4, websites, websiteValues),
-			appendRows(ctx, c, "stage_audiences", 3, audiences, audienceValues),
+			appendRows(ctx, c, "stage_contacts", contactColumns, b.Contacts, contactValues),
+			appendRows(ctx, c, "stage_users", userColumns, b.Users, userValues),
+			appendRows(ctx, c, "stage_bots", botColumns, b.Bots, botValues),
+			appendRows(ctx, c, "stage_websites", websiteColumns, b.Websites, websiteValues),
+			appendRows(ctx, c, "stage_audiences", audienceColumns, b.Audiences, audienceValues),
 			appendRows(ctx, c, "stage_rejects", 3, b.Rejects, rejectValues),
 		)
 	})
@@ -316,6 +311,16 @@ func answerValues(r transform.Answer, v []driver.Value) {
 func bookingValues(r transform.Booking, v []driver.Value) {
 	v[0], v[1], v[2] = r.ConversationID, r.Position, r.BookingID
 }
+
+// The number of values each dimension's values function sets: the columns
+// of its staging table.
+const (
+	contactColumns  = 28
+	userColumns     = 9
+	botColumns      = 3
+	websiteColumns  = 4
+	audienceColumns = 3
+)
 
 func contactValues(r transform.Contact, v []driver.Value) {
 	v[0], v[1], v[2], v[3] = r.ID, r.Deleted, val(r.CreationTime), val(r.LastUpdatedTime)

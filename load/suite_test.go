@@ -278,6 +278,14 @@ func testDuplicateInBatch(t *testing.T, open, _ func(t *testing.T) sinkUnderTest
 	equal(t, "counts", got.Inserted+got.Updated, int64(1))
 	equal(t, "stored", rows(t, s, `SELECT id, last_updated_time, answer_count FROM conversations`),
 		[][]any{{"CVR-A", utc(at(5, 0)), int32(2)}})
+
+	// A contact comes with each of its conversations: the batch's last
+	// version of it is stored, once.
+	b := batchOf(version("CVR-B", at(1, 0), at(6, 0), 1, 0), version("CVR-C", at(1, 0), at(6, 0), 1, 0))
+	b.Contacts = []transform.Contact{{ID: "CTC-9", FirstName: p("Ann")}, {ID: "CTC-9", FirstName: p("Anna")}}
+	commit(t, s, b, load.State{}, runOf("R2"))
+	equal(t, "contact stored once", rows(t, s, `SELECT id, first_name FROM contacts WHERE id = 'CTC-9'`),
+		[][]any{{"CTC-9", "Anna"}})
 }
 
 func testChildSetReplaced(t *testing.T, open, _ func(t *testing.T) sinkUnderTest) {
