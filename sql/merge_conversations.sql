@@ -4,11 +4,11 @@
 -- this script selects. A staged row is written only if its id is new or its
 -- last_updated_time is strictly newer than the stored one; an equal or
 -- older version leaves the stored row unchanged. The ids to write stay in
--- TEMP table touched (existed = replaces a stored row) for the delete of
--- replaced rows and the loader. Returns one row: inserted, updated,
--- unchanged.
+-- TEMP table touched (existed = replaces a stored row, whose rowid is
+-- stored) for the delete of replaced rows and the loader. Returns one row:
+-- inserted, updated, unchanged.
 CREATE OR REPLACE TEMP TABLE touched AS
-SELECT i.id, s.id IS NOT NULL AS existed
+SELECT i.id, s.id IS NOT NULL AS existed, s.rowid AS stored
 FROM (SELECT id, last_updated_time FROM stage_conversations) i
 LEFT JOIN conversations s ON s.id = i.id
 WHERE s.id IS NULL OR i.last_updated_time > s.last_updated_time;
