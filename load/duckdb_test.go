@@ -216,3 +216,57 @@ func TestDuckDB_RawJSONIsZstd(t *testing.T) {
 	equal(t, "compression of raw", queryRows(t, d.DB(), `SELECT DISTINCT compression FROM pragma_storage_info('conversations')
 		WHERE column_name = 'raw' AND segment_type = 'VARCHAR'`), [][]any{{"ZSTD"}})
 }
+
+// A new warehouse file is in load.StorageVersion's format (DuckDB 1.4's:
+// zstd strings, checkpoints that reuse unchanged row groups' metadata); a
+// file created in an older format keeps it through commits and checkpoints,
+// so the DuckDB versions that read it still do.
+func TestDuckDB_StorageFormat(t *testing.T) {
+	format := func(t *testing.T, path string) string {
+		t.Helper()
+		db, err := sql.Open("duckdb", path+"?access_mode=read_only")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var tags string
+		if err := db.QueryRow(`SELECT tags['storage_version'] FROM duckdb_databases() WHERE NOT internal AND database_name <> 'memory'`).Scan(&tags); err != nil {
+			t.Fatal(err)
+		}
+		return tags
+	}
+	commitAndClose := func(t *testing.T, path string) {
+		t.Helper()
+		d := openDuckDB(t, path, load.DuckDBOptions{})
+		if _, err := d.Commit(context.Background(), batchOf(version("CVR-A", at(1, 0), at(1, 1), 1, 0)), load.State{}, runOf("R1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Close(); err != nil { // checkpoints
+			t.Fatal(err)
+		}
+	}
+	t.Run("New", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "w.duckdb")
+		commitAndClose(t, path)
+		if got, want := format(t, path), load.StorageVersion+"+"; got != want {
+			t.Errorf("storage format %q, want %q", got, want)
+		}
+	})
+	t.Run("OlderKept", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "w.duckdb")
+		db, err := sql.Open("duckdb", path+"?storage_compatibility_version=v1.2.0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec("CREATE TABLE created_by_an_earlier_version (x INTEGER)"); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		commitAndClose(t, path)
+		if got := format(t, path); got != "v1.2.0+" {
+			t.Errorf("storage format %q after a commit, want the file's own v1.2.0+", got)
+		}
+	})
+}
