@@ -204,14 +204,8 @@ func TestDuckDB_CommitSurvivesCrash(t *testing.T) {
 // JSON is stored zstd-compressed (a fifth of the default FSST's size).
 func TestDuckDB_RawJSONIsZstd(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "w.duckdb")
+	commitOneAndClose(t, path)
 	d := openDuckDB(t, path, load.DuckDBOptions{})
-	if _, err := d.Commit(context.Background(), batchOf(version("CVR-A", at(1, 0), at(1, 1), 1, 0)), load.State{}, runOf("R1")); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Close(); err != nil { // checkpoints
-		t.Fatal(err)
-	}
-	d = openDuckDB(t, path, load.DuckDBOptions{})
 	defer d.Close()
 	equal(t, "compression of raw", queryRows(t, d.DB(), `SELECT DISTINCT compression FROM pragma_storage_info('conversations')
 		WHERE column_name = 'raw' AND segment_type = 'VARCHAR'`), [][]any{{"ZSTD"}})
@@ -235,19 +229,9 @@ func TestDuckDB_StorageFormat(t *testing.T) {
 		}
 		return tags
 	}
-	commitAndClose := func(t *testing.T, path string) {
-		t.Helper()
-		d := openDuckDB(t, path, load.DuckDBOptions{})
-		if _, err := d.Commit(context.Background(), batchOf(version("CVR-A", at(1, 0), at(1, 1), 1, 0)), load.State{}, runOf("R1")); err != nil {
-			t.Fatal(err)
-		}
-		if err := d.Close(); err != nil { // checkpoints
-			t.Fatal(err)
-		}
-	}
 	t.Run("New", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "w.duckdb")
-		commitAndClose(t, path)
+		commitOneAndClose(t, path)
 		if got, want := format(t, path), load.StorageVersion+"+"; got != want {
 			t.Errorf("storage format %q, want %q", got, want)
 		}
@@ -264,9 +248,22 @@ func TestDuckDB_StorageFormat(t *testing.T) {
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
-		commitAndClose(t, path)
+		commitOneAndClose(t, path)
 		if got := format(t, path); got != "v1.2.0+" {
 			t.Errorf("storage format %q after a commit, want the file's own v1.2.0+", got)
 		}
 	})
+}
+
+// commitOneAndClose commits one conversation to the warehouse at path and
+// closes it, which checkpoints it.
+func commitOneAndClose(t *testing.T, path string) {
+	t.Helper()
+	d := openDuckDB(t, path, load.DuckDBOptions{})
+	if _, err := d.Commit(context.Background(), batchOf(version("CVR-A", at(1, 0), at(1, 1), 1, 0)), load.State{}, runOf("R1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
