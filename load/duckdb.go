@@ -300,9 +300,10 @@ func mergeConversations(ctx context.Context, conn *sql.Conn, b *transform.Batch,
 }
 
 // mergeDimensions upserts the batch's contacts, users, bots, websites and
-// audiences (staged one row per id), reading only the id column of each
-// stored table; a batch without deleted rows of a table skips the steps
-// that keep a stored row's attributes.
+// audiences (staged one row per id) that differ from the stored rows. A
+// table's stored rows are read once, for the staged ids; a batch without
+// deleted rows of a table that replace stored ones skips the steps that
+// keep a stored row's attributes.
 func mergeDimensions(ctx context.Context, conn *sql.Conn, b *transform.Batch) error {
 	tables := []struct {
 		name          string
@@ -318,8 +319,16 @@ func mergeDimensions(ctx context.Context, conn *sql.Conn, b *transform.Batch) er
 		if t.rows == 0 {
 			continue
 		}
+		var staged, replacing int64
+		q := fmt.Sprintf(sqlfiles.UnchangedDimension, t.name, t.name, "")
+		if err := conn.QueryRowContext(ctx, q).Scan(&staged, &replacing); err != nil {
+			return fmt.Errorf("compare %s with the stored rows: %w", t.name, err)
+		}
+		if staged == 0 {
+			continue // every staged row is stored as it is
+		}
 		script := sqlfiles.ReplaceDimension
-		if t.deleted > 0 {
+		if t.deleted > 0 && replacing > 0 {
 			script = sqlfiles.MergeDimension
 		}
 		if err := exec(ctx, conn, "merge "+t.name, fmt.Sprintf(script, t.name)); err != nil {

@@ -117,7 +117,8 @@ func TestOpenDuckDB_NoKeyIndexes(t *testing.T) {
 
 // A warehouse created when raw, custom_fields and teams were typed JSON
 // (they are JSON text in VARCHAR now) keeps loading: the JSON text is staged
-// as VARCHAR either way and cast on insert, so it is stored as sent.
+// as VARCHAR either way and cast on insert, so it is stored as sent, and
+// compared with the typed columns to find the unchanged dimension rows.
 func TestDuckDB_LoadsIntoTypedJSONColumns(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.duckdb")
 	old := sqlfiles.Schema
@@ -139,7 +140,6 @@ func TestDuckDB_LoadsIntoTypedJSONColumns(t *testing.T) {
 	}
 
 	d := openDuckDB(t, path, load.DuckDBOptions{})
-	defer d.Close()
 	b := batchOf(version("CVR-A", at(1, 1), at(1, 2), 1, 0))
 	b.Conversations[0].Raw = `{ "id": "CVR-A",  "x": [1, 2.50] }`
 	b.Contacts = []transform.Contact{{ID: "CTC-1", CustomFields: p(`[ {"a": 1} ]`)}}
@@ -149,6 +149,22 @@ func TestDuckDB_LoadsIntoTypedJSONColumns(t *testing.T) {
 	}
 	equal(t, "JSON columns", queryRows(t, d.DB(), `SELECT typeof(c.raw), c.raw::VARCHAR, k.custom_fields::VARCHAR, u.teams::VARCHAR
 		FROM conversations c, contacts k, users u`), [][]any{{"JSON", `{ "id": "CVR-A",  "x": [1, 2.50] }`, `[ {"a": 1} ]`, `["TM-1"]`}})
+
+	// Reopened (no cache of committed rows), the staged rows are compared
+	// with the typed ones: the unchanged contact is not rewritten.
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d = openDuckDB(t, path, load.DuckDBOptions{})
+	defer d.Close()
+	b = batchOf(version("CVR-B", at(1, 1), at(1, 2), 1, 0))
+	b.Contacts = []transform.Contact{{ID: "CTC-1", CustomFields: p(`[ {"a": 1} ]`)}}
+	b.Users = []transform.User{{ID: "USR-1", Teams: p(`["TM-2"]`)}}
+	if _, err := d.Commit(context.Background(), b, load.State{}, runOf("R2")); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "lineage", queryRows(t, d.DB(), `SELECT k.run_id, k.custom_fields::VARCHAR, u.run_id, u.teams::VARCHAR FROM contacts k, users u`),
+		[][]any{{"R1", `[ {"a": 1} ]`, "R2", `["TM-2"]`}})
 }
 
 const crashHelperEnv = "CONVSYNC_DUCKDB_CRASH_HELPER"

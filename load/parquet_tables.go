@@ -110,7 +110,9 @@ func (w *writer) rewrites(table string, written, must []string) []string {
 	return out
 }
 
-// dimension upserts the staged rows of a dimension table.
+// dimension upserts the n staged rows of a dimension table, except those
+// equal to the stored ones (sql/unchanged_dimension.sql), which would only
+// rewrite their partitions.
 //
 // Contacts are partitioned like conversations, by their own creation time
 // (NULL, for a contact seen only in its redacted form, in the Hive default
@@ -122,25 +124,38 @@ func (w *writer) rewrites(table string, written, must []string) []string {
 // known for every staged id (a redacted row has none) and a stored row's
 // could differ from a staged one's, so the partitions holding stored
 // versions are found by a scan of the id column of the table's files
-// (sql/parquet_locate.sql): a read that grows with the table, but of one column, far
-// cheaper than rewriting it. The other dimensions are small (owners, bots,
-// websites, audiences) and rewritten whole when a batch updates one of
-// their rows.
-func (w *writer) dimension(ctx context.Context, table string) error {
-	all := w.next.Tables[table]
+// (sql/parquet_locate.sql): a read that grows with the table, but of one
+// column, far cheaper than rewriting it. The other dimensions are small
+// (owners, bots, websites, audiences) and rewritten whole when a batch
+// updates one of their rows.
+func (w *writer) dimension(ctx context.Context, table string, n int) error {
 	var located []string
-	if len(all) > 0 {
-		src := w.p.source(table, all)
-		key := "NULL"
-		if w.p.partitioned(table) {
-			src, key = w.stored(table, w.partsOf(table)), partKey(w.p.opts.Partition)
-		}
+	if len(w.next.Tables[table]) > 0 {
 		var err error
-		if located, err = w.strings(ctx, fmt.Sprintf(sqlfiles.ParquetLocate, table, src, key, quote(hiveNull))); err != nil {
-			return fmt.Errorf("locate %s: %w", table, err)
+		if located, err = w.locate(ctx, table, w.partsOf(table)); err != nil {
+			return err
 		}
-		if !w.p.partitioned(table) && len(located) > 0 {
-			located = []string{""}
+	}
+	if len(located) > 0 {
+		exclude := ""
+		if w.p.partitioned(table) {
+			exclude = ", " + partKey(w.p.opts.Partition)
+		}
+		var staged, replacing int64
+		q := fmt.Sprintf(sqlfiles.UnchangedDimension, table, w.stored(table, located), exclude)
+		if err := w.conn.QueryRowContext(ctx, q).Scan(&staged, &replacing); err != nil {
+			return fmt.Errorf("compare %s with the stored rows: %w", table, err)
+		}
+		switch {
+		case staged == 0:
+			return nil // every staged row is stored as it is
+		case replacing == 0:
+			located = nil
+		case staged < int64(n):
+			var err error
+			if located, err = w.locate(ctx, table, located); err != nil {
+				return err
+			}
 		}
 	}
 	expr := "''"
@@ -169,6 +184,23 @@ func (w *writer) dimension(ctx context.Context, table string) error {
 	}
 	_, err = w.upsert(ctx, table, "new_"+table, "id", "SELECT id FROM new_"+table, rewrite)
 	return err
+}
+
+// locate returns which of the partitions parts of table hold a stored
+// version of a staged id ("" for an unpartitioned table that does).
+func (w *writer) locate(ctx context.Context, table string, parts []string) ([]string, error) {
+	key := "NULL"
+	if w.p.partitioned(table) {
+		key = partKey(w.p.opts.Partition)
+	}
+	located, err := w.strings(ctx, fmt.Sprintf(sqlfiles.ParquetLocate, table, w.stored(table, parts), key, quote(hiveNull)))
+	if err != nil {
+		return nil, fmt.Errorf("locate %s: %w", table, err)
+	}
+	if !w.p.partitioned(table) && len(located) > 0 {
+		located = []string{""}
+	}
+	return located, nil
 }
 
 // partsOf lists the partitions of table's files.

@@ -506,7 +506,7 @@ func copyDir(t *testing.T, from, to string) {
 func TestParquet_ContactsCopyOnWrite(t *testing.T) {
 	dir := t.TempDir()
 	pq := openParquet(t, dir, load.ParquetOptions{})
-	defer pq.Close()
+	defer func() { pq.Close() }()
 	contact := func(id string, created time.Time, name string) transform.Contact {
 		c := fullContact(id)
 		c.CreationTime, c.FirstName = &created, &name
@@ -553,6 +553,43 @@ func TestParquet_ContactsCopyOnWrite(t *testing.T) {
 	pcommit(t, pq, b, load.State{}, "R3")
 	equal(t, "contacts by glob", queryRows(t, duck(t), "SELECT id, deleted, first_name, creation_month FROM "+glob+" ORDER BY id"),
 		[][]any{{"CTC-F", false, "Feb2", "2025-02"}, {"CTC-J", true, "Jan", "2025-01"}, {"CTC-X", false, "Mar", "2025-03"}, {"CTC-Y", true, nil, nil}})
+
+	// Reopened, the sink has no cache of what it wrote: rows equal to the
+	// stored ones (CTC-F, and CTC-J, deleted again) leave their partitions
+	// alone; only CTC-X's is rewritten and CTC-Z's written. Then a batch
+	// whose only changed row is new (CTC-Y is deleted again) writes that
+	// row's partition alone.
+	if err := pq.Close(); err != nil {
+		t.Fatal(err)
+	}
+	pq = openParquet(t, dir, load.ParquetOptions{})
+	for _, f := range allDataFiles(t, dir) {
+		os.Chtimes(filepath.Join(dir, f), old, old)
+	}
+	unchanged := func(run string, b *transform.Batch, rewritten ...string) {
+		t.Helper()
+		before := fileTimes(t, dir)
+		pcommit(t, pq, b, load.State{}, run)
+		after := fileTimes(t, dir)
+		for f, mt := range before {
+			if !strings.HasPrefix(f, "contacts") || slices.ContainsFunc(rewritten, func(p string) bool { return strings.Contains(f, p) }) {
+				continue
+			}
+			if !after[f].Equal(mt) {
+				t.Errorf("%s: %s holds no changed contact but was rewritten", run, f)
+			}
+		}
+	}
+	b = batchOf(version("CVR-1", janCreated, at(5, 0), 0, 0))
+	b.Contacts = []transform.Contact{{ID: "CTC-J", Deleted: true}, contact("CTC-F", febCreated, "Feb2"),
+		contact("CTC-X", janCreated.AddDate(0, 2, 0), "Mar2"), contact("CTC-Z", janCreated.AddDate(0, 3, 0), "Apr")}
+	unchanged("R4", b, "2025-03")
+	b = batchOf(version("CVR-1", janCreated, at(6, 0), 0, 0))
+	b.Contacts = []transform.Contact{{ID: "CTC-Y", Deleted: true}, contact("CTC-W", janCreated.AddDate(0, 4, 0), "May")}
+	unchanged("R5", b)
+	equal(t, "contacts by glob", queryRows(t, duck(t), "SELECT id, deleted, first_name, run_id FROM "+glob+" ORDER BY id"),
+		[][]any{{"CTC-F", false, "Feb2", "R2"}, {"CTC-J", true, "Jan", "R3"}, {"CTC-W", false, "May", "R5"},
+			{"CTC-X", false, "Mar2", "R4"}, {"CTC-Y", true, nil, "R3"}, {"CTC-Z", false, "Apr", "R4"}})
 }
 
 const hiveNull = "__HIVE_DEFAULT_PARTITION__"

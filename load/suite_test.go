@@ -663,4 +663,16 @@ func testUnchangedDimensions(t *testing.T, open, _ func(t *testing.T) sinkUnderT
 	s.failAt(nil)
 	commit(t, s, withDims("CVR-C", []transform.Contact{ann2}, nil), load.State{}, runOf("R4"))
 	equal(t, "after the failed R3 and R4", lineage(), [][]any{{"CTC-1", "R4", "ann@y.io"}, {"CTC-2", "R2", "Bob"}, {"USR-1", "R2", "b@x.io"}})
+
+	// A new process (as each scheduled run is) knows nothing of what was
+	// committed before: rows equal to the stored ones are still not
+	// rewritten, nor is a deleted row already stored as deleted.
+	gone := transform.Contact{ID: "CTC-3", Deleted: true}
+	commit(t, s, withDims("CVR-D", []transform.Contact{gone}, nil), load.State{}, runOf("R5"))
+	s = open(t)
+	bob2 := bob
+	bob2.FirstName = p("Robert")
+	commit(t, s, withDims("CVR-E", []transform.Contact{ann2, bob2, gone}, []transform.User{user2}), load.State{}, runOf("R6"))
+	equal(t, "after reopening and R6", lineage(), [][]any{
+		{"CTC-1", "R4", "ann@y.io"}, {"CTC-2", "R6", "Robert"}, {"CTC-3", "R5", nil}, {"USR-1", "R2", "b@x.io"}})
 }

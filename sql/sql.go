@@ -58,6 +58,14 @@ var TouchedIDs string
 //go:embed merge_dimensions.sql
 var MergeDimension string
 
+// UnchangedDimension drops from a dimension table's staging table the rows
+// that would not change the stored ones, before they are merged. Template:
+// %[1]s is the table, %[2]s its stored rows, %[3]s more of their columns to
+// leave out (", name" or "").
+//
+//go:embed unchanged_dimension.sql
+var UnchangedDimension string
+
 // ReplaceDimension deletes the stored rows of the staged ids of a dimension
 // table and inserts the staged rows: what MergeDimension does when no
 // staged row is deleted. Template as MergeDimension.

@@ -8,3 +8,8 @@ DROP TABLE IF EXISTS stage_bots;
 DROP TABLE IF EXISTS stage_websites;
 DROP TABLE IF EXISTS stage_audiences;
 DROP TABLE IF EXISTS stage_rejects;
+DROP TABLE IF EXISTS stored_contacts;
+DROP TABLE IF EXISTS stored_users;
+DROP TABLE IF EXISTS stored_bots;
+DROP TABLE IF EXISTS stored_websites;
+DROP TABLE IF EXISTS stored_audiences;
