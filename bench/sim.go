@@ -19,15 +19,17 @@ import (
 )
 
 // SimSpec is the data a simulator serves: Conversations generated from Seed
-// with the data clock at Start, then, if Created or Updated are set, one
-// AdvanceN of DeltaStep creating and updating that many. The same spec
-// always gives the same data, in any process.
+// with the data clock at Start, then, if Created or Updated are set, Steps
+// AdvanceN steps of DeltaStep, each creating and updating that many. The
+// same spec always gives the same data, in any process.
 type SimSpec struct {
 	Seed          uint64
 	Conversations int
 	Start         time.Time
 	Created       int
 	Updated       int
+	// Steps is how many delta steps are applied; 0 means 1.
+	Steps int
 	// RateLimits turns on OnceHub's limits (5/s per key, 200/5 min).
 	RateLimits bool
 }
@@ -35,12 +37,17 @@ type SimSpec struct {
 // DeltaStep is how far the data clock moves for a delta.
 const DeltaStep = time.Hour
 
-// Now is the simulator's data clock once the spec's delta is applied.
+// Now is the simulator's data clock once the spec's deltas are applied.
 func (s SimSpec) Now() time.Time {
-	if s.Created+s.Updated > 0 {
-		return s.Start.Add(DeltaStep)
+	return s.Start.Add(time.Duration(s.steps()) * DeltaStep)
+}
+
+// steps is the number of delta steps the spec applies.
+func (s SimSpec) steps() int {
+	if s.Created+s.Updated == 0 {
+		return 0
 	}
-	return s.Start
+	return max(1, s.Steps)
 }
 
 // NewSimulator builds the simulator of spec (rate limits as spec says,
@@ -51,7 +58,7 @@ func NewSimulator(spec SimSpec) *oncehubtest.Server {
 		opts.RatePerSecond, opts.RatePer5Minutes = oncehubtest.RatePerSecond, oncehubtest.RatePer5Minutes
 	}
 	s := oncehubtest.New(opts)
-	if spec.Created+spec.Updated > 0 {
+	for range spec.steps() {
 		s.AdvanceN(DeltaStep, spec.Created, spec.Updated)
 	}
 	return s
@@ -138,6 +145,7 @@ func SimArgs(spec SimSpec) []string {
 		"--seed", fmt.Sprint(spec.Seed), "--conversations", fmt.Sprint(spec.Conversations),
 		"--start", spec.Start.UTC().Format(time.RFC3339Nano),
 		"--created", fmt.Sprint(spec.Created), "--updated", fmt.Sprint(spec.Updated),
+		"--steps", fmt.Sprint(spec.Steps),
 		fmt.Sprintf("--rate-limits=%t", spec.RateLimits),
 	}
 }

@@ -19,7 +19,8 @@ func runBench(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "bench")
 	var cfg bench.Config
 	fs.IntVar(&cfg.Conversations, "conversations", 200000, "conversations in the simulator")
-	fs.Float64Var(&cfg.Delta, "delta", 0.01, "share of conversations in the delta run, half new and half updated (negative: none)")
+	fs.Float64Var(&cfg.Delta, "delta", 0.01, "share of conversations in each delta run, half new and half updated (negative: none)")
+	fs.IntVar(&cfg.Deltas, "deltas", 3, "delta runs, one after the other")
 	fs.BoolVar(&cfg.Parquet, "parquet", true, "also sync into Parquet")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the generated data")
 	fs.StringVar(&cfg.Dir, "dir", "", "work folder, kept afterwards (default: a temporary folder, removed)")
@@ -34,12 +35,13 @@ func runBench(ctx context.Context, e env, args []string) error {
 	start := fs.String("start", "", internal+" (its data clock)")
 	created := fs.Int("created", 0, internal+" (new conversations of the delta)")
 	updated := fs.Int("updated", 0, internal+" (updated conversations of the delta)")
+	steps := fs.Int("steps", 0, internal+" (delta steps applied)")
 	limits := fs.Bool("rate-limits", false, internal+" (enforce OnceHub's limits)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if *serve {
-		spec := bench.SimSpec{Seed: cfg.Seed, Conversations: cfg.Conversations, Created: *created, Updated: *updated, RateLimits: *limits}
+		spec := bench.SimSpec{Seed: cfg.Seed, Conversations: cfg.Conversations, Created: *created, Updated: *updated, Steps: *steps, RateLimits: *limits}
 		t, err := time.Parse(time.RFC3339Nano, *start)
 		if err != nil {
 			return usageError{fmt.Sprintf("--start: %v", err)}

@@ -25,7 +25,7 @@ func TestBench_Command(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, phase := range []string{"duckdb: sync from simulator", "ceiling: DuckDB read_ndjson",
-		"duckdb: sync from captured pages", "duckdb: delta of 30", "speed×ceil"} {
+		"duckdb: sync from captured pages", "duckdb: delta 1 of 30", "duckdb: delta 3 of 30", "speed×ceil"} {
 		if !strings.Contains(string(report), phase) {
 			t.Errorf("report lacks %q:\n%s", phase, report)
 		}
