@@ -30,7 +30,7 @@ type Conversation struct {
 	Audience           Ref[Audience]
 	Answers            []Answer
 	Bookings           []string
-	Raw                json.RawMessage
+	Raw                string
 }
 
 // Answer is one item of a conversation's answers array.
@@ -109,7 +109,7 @@ func (c *Conversation) UnmarshalJSON(b []byte) error {
 		Website:            aux.Website,
 		Audience:           aux.Audience,
 		Answers:            aux.Answers,
-		Raw:                append(json.RawMessage(nil), b...),
+		Raw:                string(b),
 	}
 	if c.LastInteractedTime.IsZero() {
 		c.LastInteractedTime = aux.LastInteractedTimeSp

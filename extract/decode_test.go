@@ -35,13 +35,13 @@ func TestDecodePage_Golden(t *testing.T) {
 	}
 	// Raw is the item byte for byte, as it sits in the response.
 	for _, c := range p.Conversations {
-		if !bytes.Contains(body, c.Raw) || !bytes.HasPrefix(c.Raw, []byte("{")) || !bytes.HasSuffix(c.Raw, []byte("}")) {
+		if !bytes.Contains(body, []byte(c.Raw)) || !strings.HasPrefix(c.Raw, "{") || !strings.HasSuffix(c.Raw, "}") {
 			t.Errorf("%s: Raw is not a verbatim item of the body: %.80s", c.ID, c.Raw)
 		}
 	}
 	var got bytes.Buffer
 	for _, c := range p.Conversations {
-		c.Raw = nil
+		c.Raw = ""
 		view := struct {
 			Conversation
 			AnswerValues []*string // Answer.Value has no JSON tag of its own
@@ -159,7 +159,7 @@ func TestConversation_UnmarshalJSON_Quirks(t *testing.T) {
 			want(t, c.Status+c.InitiatedBy, "")
 		}},
 		{"UnknownFieldsKeptInRaw", `"sentiment":{"score":0.7},"tags":["a"]`, func(t *testing.T, c Conversation) {
-			want(t, bytes.Contains(c.Raw, []byte(`"sentiment":{"score":0.7},"tags":["a"]`)), true)
+			want(t, strings.Contains(c.Raw, `"sentiment":{"score":0.7},"tags":["a"]`), true)
 		}},
 		{"NonStringAnswerValues", `"answers":[{"id":"INT-1","question":"n","value":42},{"id":"INT-2","question":"l","value":["a","b"]},{"id":"INT-3","question":"b","value":true},{"id":"INT-4","question":"x","value":null},{"id":"INT-5","question":"s","value":"caf\u00e9"}]`, func(t *testing.T, c Conversation) {
 			var got []string
@@ -184,7 +184,7 @@ func TestConversation_UnmarshalJSON_Quirks(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode: %v\n%s", err, raw)
 			}
-			if !bytes.Equal(c.Raw, raw) {
+			if c.Raw != string(raw) {
 				t.Errorf("Raw = %s, want the item byte for byte", c.Raw)
 			}
 			tt.check(t, c)

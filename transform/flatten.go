@@ -57,7 +57,7 @@ func conversationRow(c *extract.Conversation) Conversation {
 		AudienceID:         nonEmpty(c.Audience.ID),
 		AnswerCount:        int32(len(c.Answers)),
 		BookingCount:       int32(len(c.Bookings)),
-		Raw:                string(c.Raw),
+		Raw:                c.Raw,
 	}
 }
 
