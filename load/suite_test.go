@@ -666,13 +666,20 @@ func testUnchangedDimensions(t *testing.T, open, _ func(t *testing.T) sinkUnderT
 
 	// A new process (as each scheduled run is) knows nothing of what was
 	// committed before: rows equal to the stored ones are still not
-	// rewritten, nor is a deleted row already stored as deleted.
+	// rewritten, nor is a deleted row already stored as deleted, and they
+	// stay when other rows of their batch are replaced, inserted or marked
+	// deleted.
 	gone := transform.Contact{ID: "CTC-3", Deleted: true}
 	commit(t, s, withDims("CVR-D", []transform.Contact{gone}, nil), load.State{}, runOf("R5"))
 	s = open(t)
 	bob2 := bob
 	bob2.FirstName = p("Robert")
-	commit(t, s, withDims("CVR-E", []transform.Contact{ann2, bob2, gone}, []transform.User{user2}), load.State{}, runOf("R6"))
-	equal(t, "after reopening and R6", lineage(), [][]any{
-		{"CTC-1", "R4", "ann@y.io"}, {"CTC-2", "R6", "Robert"}, {"CTC-3", "R5", nil}, {"USR-1", "R2", "b@x.io"}})
+	commit(t, s, withDims("CVR-E", []transform.Contact{ann2, bob2}, []transform.User{user2}), load.State{}, runOf("R6"))
+	commit(t, s, withDims("CVR-F", []transform.Contact{gone, {ID: "CTC-4", Deleted: true}}, nil), load.State{}, runOf("R7"))
+	equal(t, "after reopening, R6 and R7", lineage(), [][]any{
+		{"CTC-1", "R4", "ann@y.io"}, {"CTC-2", "R6", "Robert"}, {"CTC-3", "R5", nil}, {"CTC-4", "R7", nil}, {"USR-1", "R2", "b@x.io"}})
+	s = open(t)
+	commit(t, s, withDims("CVR-G", []transform.Contact{ann2, {ID: "CTC-2", Deleted: true}}, nil), load.State{}, runOf("R8"))
+	equal(t, "after reopening and R8", rows(t, s, `SELECT id, run_id, deleted, coalesce(email, first_name) FROM contacts ORDER BY id`), [][]any{
+		{"CTC-1", "R4", false, "ann@y.io"}, {"CTC-2", "R8", true, "Robert"}, {"CTC-3", "R5", true, nil}, {"CTC-4", "R7", true, nil}})
 }

@@ -44,6 +44,9 @@ type harness struct {
 	wh     warehouse
 	opts   pipeline.Options
 	start  time.Time
+	// reopen closes wh and opens it again, as the next scheduled run, a
+	// new process, does.
+	reopen func(t *testing.T)
 }
 
 var simStart = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -67,12 +70,23 @@ func newClient(t *testing.T, url, key string) *extract.Client {
 func forEachWarehouse(t *testing.T, n int, fn func(t *testing.T, h *harness)) {
 	for _, w := range warehouses {
 		t.Run(w.name, func(t *testing.T) {
-			wh, err := w.open(context.Background(), t.TempDir())
+			dir := t.TempDir()
+			wh, err := w.open(context.Background(), dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { wh.Close() })
-			fn(t, newHarness(t, wh, n))
+			h := newHarness(t, wh, n)
+			t.Cleanup(func() { h.wh.Close() })
+			h.reopen = func(t *testing.T) {
+				t.Helper()
+				if err := h.wh.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if h.wh, err = w.open(context.Background(), dir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fn(t, h)
 		})
 	}
 }
@@ -114,11 +128,17 @@ func minimalCalls(t *testing.T, h *harness, run load.Run) int64 {
 }
 
 // TestSync_ConvergesToSource: sync, advance the source's clock, sync again,
-// several rounds; the warehouse then equals the source exactly, and each
-// run made only the API calls its window needed.
+// several rounds, in one process and then each in a new one (which starts
+// without the sink's cache of committed rows); the warehouse then equals
+// the source exactly, and each run made only the API calls its window
+// needed.
 func TestSync_ConvergesToSource(t *testing.T) {
 	forEachWarehouse(t, 600, func(t *testing.T, h *harness) {
-		for round, step := range []time.Duration{0, 3 * time.Hour, 26 * time.Hour, 40 * time.Minute, 9 * 24 * time.Hour} {
+		steps := []time.Duration{0, 3 * time.Hour, 26 * time.Hour, 40 * time.Minute, 9 * 24 * time.Hour, 2 * time.Hour, 30 * time.Hour, 5 * time.Hour}
+		for round, step := range steps {
+			if round > len(steps)/2 {
+				h.reopen(t)
+			}
 			h.sim.Advance(step)
 			before := h.sim.Counts().List
 			want := int64(0)

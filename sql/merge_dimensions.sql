@@ -3,8 +3,8 @@
 -- deleted row (the API's redacted form, id only) sets deleted = true on the
 -- stored row and keeps its attributes, or is inserted as an id-only deleted
 -- row if the id is new. Staging holds one row per id, the batch's last;
--- stored_%[1]s the stored rows of the staged ids
--- (sql/unchanged_dimension.sql). The delete and the update each read the id
+-- stored_%[1]s the stored rows of the ids staged before the unchanged ones
+-- were dropped (sql/unchanged_dimension.sql). The delete and the update each read the id
 -- column of the whole table, no other; a batch without deleted rows needs
 -- only sql/replace_dimension.sql.
 DELETE FROM %[1]s WHERE id IN (SELECT id FROM stage_%[1]s WHERE NOT deleted);
