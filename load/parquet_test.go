@@ -638,3 +638,43 @@ func TestOpenParquet_WriterMemoryBounded(t *testing.T) {
 		t.Errorf("reader memory_limit %v; want DuckDB's default", got[0][0])
 	}
 }
+
+// Two months of 45,000 conversations with 2 kB of raw JSON each (90 MB a
+// month, loaded in batches of 30 MB) are rewritten, when a delta updates
+// one conversation of each, within the writer's default 256MB memory limit:
+// files are written in row groups of at most 16MB, so reading partitions
+// back never decompresses a whole partition's column at once.
+func TestParquet_LargePartitionRewrittenWithinMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	pq := openParquet(t, dir, load.ParquetOptions{})
+	defer pq.Close()
+	filler := strings.Repeat("x", 2000)
+	batch := func(lo, hi int, updated time.Time) *transform.Batch {
+		b := &transform.Batch{}
+		for i := lo; i < hi; i++ {
+			month := janCreated
+			if i%2 == 1 {
+				month = febCreated
+			}
+			c, _, _ := conv(fmt.Sprintf("CVR-%05d", i), month.Add(time.Duration(i)*time.Second), updated, 0, 0)
+			c.Raw = fmt.Sprintf(`{"id":"CVR-%05d","filler":"%s"}`, i, filler)
+			b.Conversations = append(b.Conversations, c)
+		}
+		return b
+	}
+	const per = 15000
+	for k := range 6 {
+		pcommit(t, pq, batch(k*per, (k+1)*per, at(1, 0)), load.State{}, fmt.Sprintf("R%d", k))
+	}
+	// Each update rewrites the partition: the first reads the six files of
+	// the batches, the second the file the first wrote.
+	for k, run := range []string{"R6", "R7"} {
+		pcommit(t, pq, batch(2*k, 2*k+2, at(2+k, 0)), load.State{}, run)
+		got := queryRows(t, duck(t), fmt.Sprintf(`SELECT max(total_uncompressed_size) FROM parquet_metadata(%s) WHERE path_in_schema = 'raw'`,
+			quoteLit(filepath.Join(dir, "conversations", "**", "*.parquet"))))
+		if got[0][0].(int64) > 24<<20 {
+			t.Errorf("after %s: a raw column chunk of %d bytes; want row groups of at most 16MB", run, got[0][0])
+		}
+	}
+	equal(t, "conversations", queryRows(t, pq.DB(), `SELECT count(*), count(*) FILTER (WHERE run_id IN ('R6', 'R7')) FROM conversations`), [][]any{{int64(6 * per), int64(4)}})
+}
