@@ -100,7 +100,7 @@ func BenchmarkParquetFull(b *testing.B) {
 		start = time.Now()
 		out := b.TempDir()
 		for _, t := range partitionedTables {
-			mustExec(b, db, fmt.Sprintf("COPY copy_%s TO %s (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (creation_month))",
+			mustExec(b, db, fmt.Sprintf("COPY copy_%s TO %s (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (creation_month), ROW_GROUP_SIZE_BYTES '16MB')",
 				t, quoteLit(filepath.Join(out, t))))
 		}
 		ceiling += time.Since(start)
