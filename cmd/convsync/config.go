@@ -167,6 +167,12 @@ var memorySize = regexp.MustCompile(`(?i)^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(i?)B
 // sync.batch_size 2000 loaded them (README "Production settings").
 const minMemoryLimit = 64e6
 
+// minParquetMemoryLimit is the smallest warehouse.memory_limit of a Parquet
+// warehouse: a delta rewrites whole month partitions, and at 64MB and 128MB
+// a delta of 2,000 conversations on 200k ran out of memory doing so (at
+// 128MB it passed only with DuckDB limited to one thread).
+const minParquetMemoryLimit = 256e6
+
 // memoryBytes is size (see memorySize) in bytes, as DuckDB reads it: KB,
 // MB, ... are powers of 1000, KiB, MiB, ... of 1024.
 func memoryBytes(size string) (float64, bool) {
@@ -248,6 +254,8 @@ func (c Config) validate(needSource bool) error {
 		add("warehouse.memory_limit", "must be a size such as 256MB or 1GiB, got %q", c.Warehouse.MemoryLimit)
 	} else if n < minMemoryLimit {
 		add("warehouse.memory_limit", "must be at least 64MB, got %s", c.Warehouse.MemoryLimit)
+	} else if n < minParquetMemoryLimit && c.Warehouse.Format == "parquet" {
+		add("warehouse.memory_limit", "must be at least 256MB with warehouse.format parquet (a delta rewrites whole partitions), got %s", c.Warehouse.MemoryLimit)
 	}
 	switch c.Warehouse.Parquet.Partition {
 	case "month", "day", "none":

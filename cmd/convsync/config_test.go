@@ -160,4 +160,15 @@ func TestConfig_MemoryLimitValues(t *testing.T) {
 			t.Errorf("memory_limit %q: error %v, want %q", size, err, want)
 		}
 	}
+	// A Parquet warehouse needs more: its deltas rewrite partitions.
+	for size, want := range map[string]string{
+		"256MB": "", "1GiB": "", "128MB": "must be at least 256MB with warehouse.format parquet", "64MB": "must be at least 256MB",
+	} {
+		cfg := defaultConfig()
+		cfg.Warehouse.Format, cfg.Warehouse.Path, cfg.Warehouse.MemoryLimit = "parquet", "dataset", size
+		err := cfg.validate(false)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), "warehouse.memory_limit: "+want)) {
+			t.Errorf("parquet memory_limit %q: error %v, want %q", size, err, want)
+		}
+	}
 }
