@@ -678,3 +678,29 @@ func TestParquet_LargePartitionRewrittenWithinMemoryLimit(t *testing.T) {
 	}
 	equal(t, "conversations", queryRows(t, pq.DB(), `SELECT count(*), count(*) FILTER (WHERE run_id IN ('R6', 'R7')) FROM conversations`), [][]any{{int64(6 * per), int64(4)}})
 }
+
+// A commit that writes hundreds of partitions (here contacts created on 400
+// different days, with day partitions) stays within the writer's default
+// memory limit: DuckDB buffers rows for every partition a COPY writes, so
+// the sink writes at most maxPartitionsPerCopy partitions a COPY.
+func TestParquet_ManyPartitionsWithinMemoryLimit(t *testing.T) {
+	dir := t.TempDir()
+	pq := openParquet(t, dir, load.ParquetOptions{Partition: "day"})
+	defer pq.Close()
+	b := &transform.Batch{}
+	for i := range 400 {
+		created := janCreated.AddDate(0, 0, i)
+		c, as, _ := conv(fmt.Sprintf("CVR-%03d", i), created, at(1, 0), 2, 0)
+		c.ContactID = p(fmt.Sprintf("CTC-%03d", i))
+		ct := fullContact(*c.ContactID)
+		ct.CreationTime = &created
+		b.Conversations, b.Answers, b.Contacts = append(b.Conversations, c), append(b.Answers, as...), append(b.Contacts, ct)
+	}
+	pcommit(t, pq, b, load.State{}, "R1")
+	equal(t, "rows and partitions", queryRows(t, pq.DB(), `SELECT
+		(SELECT count(*) FROM contacts), (SELECT count(*) FROM conversations), (SELECT count(*) FROM conversation_answers)`),
+		[][]any{{int64(400), int64(400), int64(800)}})
+	if got := len(dataFilesDirs(t, dir, "contacts")); got != 400 {
+		t.Errorf("contacts in %d partition folders, want 400", got)
+	}
+}

@@ -150,15 +150,54 @@ func (w *writer) upsert(ctx context.Context, table, fresh, key, replaced string,
 		return w.emit(ctx, table, q, len(rewrite) > 0)
 	}
 	pk := partKey(w.p.opts.Partition)
-	q := fmt.Sprintf("SELECT %s, _part AS %s FROM %s", cols, pk, fresh)
-	if len(rewrite) > 0 {
-		q += fmt.Sprintf("\nUNION ALL\nSELECT %s, %s FROM %s WHERE %s NOT IN (%s)", cols, pk, w.stored(table, rewrite), key, replaced)
+	parts, err := w.strings(ctx, fmt.Sprintf("SELECT DISTINCT coalesce(_part, %s) FROM %s", quote(hiveNull), fresh))
+	if err != nil {
+		return 0, fmt.Errorf("list partitions of %s: %w", table, err)
+	}
+	for _, part := range rewrite {
+		if !slices.Contains(parts, part) {
+			parts = append(parts, part)
+		}
+	}
+	slices.Sort(parts)
+	// One COPY per group of partitions: DuckDB buffers rows for every
+	// partition a COPY writes, and with day partitions a first sync's
+	// commit of contacts wrote to 212 of them and ran out of memory. The
+	// queries read the stored files of the partitions they rewrite, so
+	// they are all made before those files leave next.
+	var queries []string
+	for group := range slices.Chunk(parts, maxPartitionsPerCopy) {
+		in := make([]string, len(group))
+		var stored []string
+		for i, part := range group {
+			in[i] = quote(part)
+			if slices.Contains(rewrite, part) {
+				stored = append(stored, part)
+			}
+		}
+		q := fmt.Sprintf("SELECT %s, _part AS %s FROM %s WHERE coalesce(_part, %s) IN (%s)",
+			cols, pk, fresh, quote(hiveNull), strings.Join(in, ", "))
+		if len(stored) > 0 {
+			q += fmt.Sprintf("\nUNION ALL\nSELECT %s, %s FROM %s WHERE %s NOT IN (%s)", cols, pk, w.stored(table, stored), key, replaced)
+		}
+		queries = append(queries, q)
 	}
 	for _, part := range rewrite {
 		w.drop(table, part)
 	}
-	return w.emitPartitioned(ctx, table, q)
+	var n int64
+	for _, q := range queries {
+		written, err := w.emitPartitioned(ctx, table, q)
+		if err != nil {
+			return 0, err
+		}
+		n += written
+	}
+	return n, nil
 }
+
+// maxPartitionsPerCopy bounds the partitions one COPY writes (see upsert).
+const maxPartitionsPerCopy = 32
 
 // emitPartitioned writes the rows of query q, whose last column is the
 // partition value, with one COPY into the partition folders of table: one
