@@ -679,17 +679,18 @@ func TestParquet_LargePartitionRewrittenWithinMemoryLimit(t *testing.T) {
 	equal(t, "conversations", queryRows(t, pq.DB(), `SELECT count(*), count(*) FILTER (WHERE run_id IN ('R6', 'R7')) FROM conversations`), [][]any{{int64(6 * per), int64(4)}})
 }
 
-// A commit that writes hundreds of partitions (here contacts created on 400
-// different days, with day partitions) stays within the writer's default
-// memory limit: DuckDB buffers rows for every partition a COPY writes, so
-// the sink writes at most maxPartitionsPerCopy partitions a COPY.
+// A commit that writes hundreds of partitions (here conversations and
+// contacts created on 400 different days, two a day, with day partitions)
+// stays within the writer's default memory limit: DuckDB buffers rows for
+// every partition a COPY writes, so the sink writes at most
+// maxPartitionsPerCopy partitions a COPY.
 func TestParquet_ManyPartitionsWithinMemoryLimit(t *testing.T) {
 	dir := t.TempDir()
 	pq := openParquet(t, dir, load.ParquetOptions{Partition: "day"})
 	defer pq.Close()
 	b := &transform.Batch{}
-	for i := range 400 {
-		created := janCreated.AddDate(0, 0, i)
+	for i := range 800 {
+		created := janCreated.AddDate(0, 0, i/2).Add(time.Duration(i%2) * time.Hour)
 		c, as, _ := conv(fmt.Sprintf("CVR-%03d", i), created, at(1, 0), 2, 0)
 		c.ContactID = p(fmt.Sprintf("CTC-%03d", i))
 		ct := fullContact(*c.ContactID)
@@ -699,8 +700,21 @@ func TestParquet_ManyPartitionsWithinMemoryLimit(t *testing.T) {
 	pcommit(t, pq, b, load.State{}, "R1")
 	equal(t, "rows and partitions", queryRows(t, pq.DB(), `SELECT
 		(SELECT count(*) FROM contacts), (SELECT count(*) FROM conversations), (SELECT count(*) FROM conversation_answers)`),
-		[][]any{{int64(400), int64(400), int64(800)}})
+		[][]any{{int64(800), int64(800), int64(1600)}})
 	if got := len(dataFilesDirs(t, dir, "contacts")); got != 400 {
 		t.Errorf("contacts in %d partition folders, want 400", got)
 	}
+
+	// An update of one conversation in each of 40 days rewrites 40
+	// partitions, in two COPYs: the other conversation of each is kept.
+	b = &transform.Batch{}
+	for i := 0; i < 800; i += 20 {
+		c, as, _ := conv(fmt.Sprintf("CVR-%03d", i), janCreated.AddDate(0, 0, i/2), at(2, 0), 3, 0)
+		b.Conversations, b.Answers = append(b.Conversations, c), append(b.Answers, as...)
+	}
+	pcommit(t, pq, b, load.State{}, "R2")
+	equal(t, "rows after the update", queryRows(t, pq.DB(), `SELECT
+		(SELECT count(*) FROM conversations), (SELECT count(*) FILTER (WHERE run_id = 'R2') FROM conversations),
+		(SELECT count(*) FROM conversation_answers), (SELECT count(DISTINCT conversation_id) FROM conversation_answers WHERE position = 3)`),
+		[][]any{{int64(800), int64(40), int64(1640), int64(40)}})
 }
