@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -152,21 +151,9 @@ func (b *bencher) run(ctx context.Context) (err error) {
 	if b.cfg.Delta > 0 {
 		// Deltas one after the other, as scheduled runs meet them. The first
 		// is also the first commit and checkpoint after the full load; a
-		// later one may be the one whose checkpoint compacts a table. Each
-		// delta is also replayed from the pages captured while it ran live,
-		// into a copy of the warehouse as it was before: the simulator's
-		// serving, which grows with the size of its data, is then not part
-		// of the figure.
+		// later one may be the one whose checkpoint compacts a table.
 		n := max(2, int(float64(b.cfg.Conversations)*b.cfg.Delta))
 		spec.Created, spec.Updated = n/2, n-n/2
-		type warehouse struct {
-			name, path string
-			open       func(path string) sink
-		}
-		warehouses := []warehouse{{"duckdb", live, func(p string) sink { return duckSink(p, b.cfg.MemoryLimit) }}}
-		if b.cfg.Parquet {
-			warehouses = append(warehouses, warehouse{"parquet", pq, parquetSink})
-		}
 		for k := 1; k <= b.cfg.Deltas; k++ {
 			spec.Steps = k
 			err, stop = stop(), nil // one simulator at a time
@@ -176,19 +163,11 @@ func (b *bencher) run(ctx context.Context) (err error) {
 			if url, stop, err = b.cfg.Launcher(ctx, spec); err != nil {
 				return err
 			}
-			for _, w := range warehouses {
-				before := w.path + ".before"
-				if err := copyTree(w.path, before); err != nil {
-					return fmt.Errorf("copy %s: %w", w.path, err)
-				}
-				name := fmt.Sprintf("%s: delta %d of %d", w.name, k, n)
-				if err := b.sync(ctx, name, spec, url, b.tape.recorder(), w.open(w.path)); err != nil {
-					return err
-				}
-				if err := b.sync(ctx, name+" from captured pages", spec, url, b.tape.player(), w.open(before)); err != nil {
-					return err
-				}
-				if err := os.RemoveAll(before); err != nil {
+			if err := b.sync(ctx, fmt.Sprintf("duckdb: delta %d of %d", k, n), spec, url, http.DefaultTransport, duckSink(live, b.cfg.MemoryLimit)); err != nil {
+				return err
+			}
+			if b.cfg.Parquet {
+				if err := b.sync(ctx, fmt.Sprintf("parquet: delta %d of %d", k, n), spec, url, http.DefaultTransport, parquetSink(pq)); err != nil {
 					return err
 				}
 			}
@@ -202,34 +181,6 @@ func (b *bencher) run(ctx context.Context) (err error) {
 		return b.rateLimited(ctx)
 	}
 	return nil
-}
-
-// copyTree copies the file or folder src to dst, which must not exist.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(src, path)
-		if err != nil {
-			return err
-		}
-		to := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(to, 0o755)
-		}
-		in, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(out, in)
-		return errors.Join(err, out.Close())
-	})
 }
 
 // sink opens a warehouse for one phase.
@@ -303,6 +254,6 @@ func (b *bencher) phase(name string, f func(*Phase) error) error {
 	}
 	p.PeakRSS = peakRSS()
 	b.rep.Phases = append(b.rep.Phases, p)
-	fmt.Fprintf(b.cfg.Progress, "%-*s %8.2fs  %7d conversations  peak RSS %s (Go %s)\n", nameWidth, name, p.Elapsed.Seconds(), p.Conversations, mib(p.PeakRSS), mib(p.GoPeak))
+	fmt.Fprintf(b.cfg.Progress, "%-36s %8.2fs  %7d conversations  peak RSS %s (Go %s)\n", name, p.Elapsed.Seconds(), p.Conversations, mib(p.PeakRSS), mib(p.GoPeak))
 	return nil
 }

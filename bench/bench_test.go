@@ -41,8 +41,8 @@ func TestRun(t *testing.T) {
 	if c == nil || c.Conversations != 1000 || c.Rows <= 1000 {
 		t.Fatalf("ceiling: %+v", c)
 	}
-	if len(rep.Phases) != 17 {
-		t.Fatalf("got %d phases, want 17", len(rep.Phases))
+	if len(rep.Phases) != 11 {
+		t.Fatalf("got %d phases, want 11", len(rep.Phases))
 	}
 	for _, p := range rep.Phases {
 		switch {

@@ -48,16 +48,12 @@ func (r *Report) Ceiling() *Phase {
 	return nil
 }
 
-// nameWidth is the width of the phase column, which fits
-// "parquet: delta 10 of 10000 from captured pages".
-const nameWidth = 48
-
 // Print writes the report as a table; "× ceiling" columns are the phase's
 // throughput divided by the ceiling's (higher is better) and its peak RSS
 // divided by the ceiling's.
 func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "%d conversations, %.1f MB of conversation JSON\n\n", r.Conversations, float64(r.JSONBytes)/1e6)
-	fmt.Fprintf(w, "%-*s %9s %9s %10s %7s %10s %9s %9s %5s %9s %9s\n", nameWidth,
+	fmt.Fprintf(w, "%-36s %9s %9s %10s %7s %10s %9s %9s %5s %9s %9s\n",
 		"phase", "seconds", "conv/s", "rows/s", "MB/s", "peak RSS", "Go peak", "API calls", "429s", "speed×ceil", "RSS×ceil")
 	c := r.Ceiling()
 	for _, p := range r.Phases {
@@ -70,7 +66,7 @@ func (r *Report) Print(w io.Writer) {
 			speed = fmt.Sprintf("%.2f", c.Elapsed.Seconds()/p.Elapsed.Seconds())
 			rss = fmt.Sprintf("%.2f", float64(p.PeakRSS)/float64(c.PeakRSS))
 		}
-		fmt.Fprintf(w, "%-*s %9.2f %9.0f %10.0f %7s %10s %9s %9d %5d %9s %9s\n", nameWidth,
+		fmt.Fprintf(w, "%-36s %9.2f %9.0f %10.0f %7s %10s %9s %9d %5d %9s %9s\n",
 			p.Name, p.Elapsed.Seconds(), p.perSecond(p.Conversations), p.perSecond(p.Rows), mbs,
 			mib(p.PeakRSS), mib(p.GoPeak), p.APICalls, p.RateLimited, speed, rss)
 	}
