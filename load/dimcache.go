@@ -19,7 +19,8 @@ const maxDimCache = 250_000
 // arrives with each of its conversations, so without it a full load
 // rewrites every contact several times. It knows only what this process
 // committed (it starts empty) and rows are kept only once their commit has
-// returned.
+// returned; rows stored by an earlier process are compared in SQL
+// (sql/unchanged_dimension.sql).
 //
 // Rows are keyed by a hash of their table and id, not by the id itself,
 // which would take twice the memory: two ids with the same key cannot pass

@@ -92,7 +92,7 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 			if d.n == 0 {
 				continue
 			}
-			if err := w.dimension(ctx, d.table, d.n); err != nil {
+			if err := w.dimension(ctx, d.table); err != nil {
 				return err
 			}
 		}

@@ -110,7 +110,7 @@ func (w *writer) rewrites(table string, written, must []string) []string {
 	return out
 }
 
-// dimension upserts the n staged rows of a dimension table, except those
+// dimension upserts the staged rows of a dimension table, except those
 // equal to the stored ones (sql/unchanged_dimension.sql), which would only
 // rewrite their partitions.
 //
@@ -128,34 +128,31 @@ func (w *writer) rewrites(table string, written, must []string) []string {
 // column, far cheaper than rewriting it. The other dimensions are small
 // (owners, bots, websites, audiences) and rewritten whole when a batch
 // updates one of their rows.
-func (w *writer) dimension(ctx context.Context, table string, n int) error {
+func (w *writer) dimension(ctx context.Context, table string) error {
 	var located []string
 	if len(w.next.Tables[table]) > 0 {
 		var err error
-		if located, err = w.locate(ctx, table, w.partsOf(table)); err != nil {
+		if located, err = w.locate(ctx, table, w.stored(table, w.partsOf(table))); err != nil {
 			return err
 		}
 	}
 	if len(located) > 0 {
 		exclude := ""
 		if w.p.partitioned(table) {
-			exclude = ", " + partKey(w.p.opts.Partition)
+			exclude = "EXCLUDE (" + partKey(w.p.opts.Partition) + ")"
 		}
 		var staged, replacing int64
 		q := fmt.Sprintf(sqlfiles.UnchangedDimension, table, w.stored(table, located), exclude)
 		if err := w.conn.QueryRowContext(ctx, q).Scan(&staged, &replacing); err != nil {
 			return fmt.Errorf("compare %s with the stored rows: %w", table, err)
 		}
-		switch {
-		case staged == 0:
+		if staged == 0 {
 			return nil // every staged row is stored as it is
-		case replacing == 0:
-			located = nil
-		case staged < int64(n):
-			var err error
-			if located, err = w.locate(ctx, table, located); err != nil {
-				return err
-			}
+		}
+		// Only the partitions of the rows still staged are rewritten.
+		var err error
+		if located, err = w.locate(ctx, table, "stored_"+table); err != nil {
+			return err
 		}
 	}
 	expr := "''"
@@ -186,14 +183,15 @@ func (w *writer) dimension(ctx context.Context, table string, n int) error {
 	return err
 }
 
-// locate returns which of the partitions parts of table hold a stored
-// version of a staged id ("" for an unpartitioned table that does).
-func (w *writer) locate(ctx context.Context, table string, parts []string) ([]string, error) {
+// locate returns the partitions of table in which stored, its stored rows
+// (with their partition column), holds a staged id ("" for an
+// unpartitioned table that holds one).
+func (w *writer) locate(ctx context.Context, table, stored string) ([]string, error) {
 	key := "NULL"
 	if w.p.partitioned(table) {
 		key = partKey(w.p.opts.Partition)
 	}
-	located, err := w.strings(ctx, fmt.Sprintf(sqlfiles.ParquetLocate, table, w.stored(table, parts), key, quote(hiveNull)))
+	located, err := w.strings(ctx, fmt.Sprintf(sqlfiles.ParquetLocate, table, stored, key, quote(hiveNull)))
 	if err != nil {
 		return nil, fmt.Errorf("locate %s: %w", table, err)
 	}

@@ -1,7 +1,8 @@
 -- The partitions holding a stored version of a staged dimension id: a scan
 -- of the id column only.
--- template: %%[1]s is the table, %%[2]s its files (a relation made by
--- package load), read with their Hive partition column %%[3]s (or NULL),
+-- template: %%[1]s is the table, %%[2]s its stored rows (a relation over
+-- its files, or TEMP table stored_%%[1]s; made by package load), with their
+-- Hive partition column %%[3]s (or NULL),
 -- %%[4]s the quoted folder value of a NULL partition value
 -- ('__HIVE_DEFAULT_PARTITION__'). It is formatted with fmt.Sprintf, comments
 -- included: a percent sign in this file is written %%.

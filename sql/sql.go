@@ -59,9 +59,10 @@ var TouchedIDs string
 var MergeDimension string
 
 // UnchangedDimension drops from a dimension table's staging table the rows
-// that would not change the stored ones, before they are merged. Template:
-// %[1]s is the table, %[2]s its stored rows, %[3]s more of their columns to
-// leave out (", name" or "").
+// that would not change the stored ones, before they are merged, and keeps
+// those stored rows in stored_<table>. Template: %[1]s is the table, %[2]s
+// its stored rows, %[3]s a column of them to leave out of the comparison
+// ("EXCLUDE (name)" or "").
 //
 //go:embed unchanged_dimension.sql
 var UnchangedDimension string
@@ -167,9 +168,9 @@ var ParquetNewChildren string
 var ParquetNewDimension string
 
 // ParquetLocate returns the partitions holding a stored version of a staged
-// dimension id. Template: %[1]s is the table, %[2]s its files, %[3]s their
-// partition column (or NULL), %[4]s the quoted folder value of a NULL
-// partition value.
+// dimension id. Template: %[1]s is the table, %[2]s its stored rows (over
+// its files, or stored_<table>), %[3]s their partition column (or NULL),
+// %[4]s the quoted folder value of a NULL partition value.
 //
 //go:embed parquet_locate.sql
 var ParquetLocate string

@@ -1,5 +1,7 @@
 -- Keeps in TEMP table stored_%[1]s the stored rows of the ids staged for
--- dimension table %[1]s (without the lineage), and drops from stage_%[1]s
+-- dimension table %[1]s (without the lineage; with a Parquet table's
+-- partition column, so the loader finds their partitions in it), and drops
+-- from stage_%[1]s
 -- the rows that would not change them: a full row equal to the stored one
 -- in every column but the lineage (synced_at, run_id), or a deleted row
 -- whose stored row is already marked deleted. Rewriting such a row would
@@ -11,14 +13,15 @@
 -- a delta are unchanged. Returns one row: the rows left staged, and how many
 -- of them replace a stored row.
 -- template: %[1]s is the table, %[2]s its stored rows (the table, or a
--- relation over Parquet files holding every staged id), %[3]s more columns
--- of %[2]s to leave out (", name", or nothing); made by package load.
+-- relation over Parquet files holding every staged id), %[3]s a column of
+-- %[2]s that is not the table's to leave out of the comparison ("EXCLUDE
+-- (name)", or nothing); made by package load.
 CREATE OR REPLACE TEMP TABLE stored_%[1]s AS
-SELECT * EXCLUDE (synced_at, run_id%[3]s) FROM %[2]s
+SELECT * EXCLUDE (synced_at, run_id) FROM %[2]s
 WHERE id IN (SELECT id FROM stage_%[1]s);
 
 DELETE FROM stage_%[1]s WHERE id IN (
-    SELECT id FROM (SELECT * FROM stage_%[1]s INTERSECT SELECT * FROM stored_%[1]s)
+    SELECT id FROM (SELECT * FROM stage_%[1]s INTERSECT SELECT * %[3]s FROM stored_%[1]s)
     UNION ALL
     SELECT id FROM stored_%[1]s
     WHERE deleted AND id IN (SELECT id FROM stage_%[1]s WHERE deleted)
