@@ -53,6 +53,7 @@ func (s *Server) advance(d time.Duration, nNew, nUpd int) Delta {
 	s.now = to
 	delta.Updated = s.updateSome(from, to, nUpd)
 	delta.Created = s.createSome(from, to, nNew)
+	s.reindex()
 	return delta
 }
 

@@ -107,6 +107,7 @@ func (s *Server) generate() {
 		s.order = append(s.order, r)
 	}
 	s.sortOrder()
+	s.reindex()
 }
 
 // sortOrder restores the (creation_time, id) order and every record's pos.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -116,12 +117,13 @@ type page struct {
 	hasNext, hasPrev bool
 }
 
-// query runs lq against the data. It scans only from the cursor to the
-// (limit+1)-th match, inside the creation_time range found by binary search,
-// so a full paging pass costs one scan. The caller holds s.mu.
+// query runs lq against the data. It visits only matching records from the
+// cursor to the (limit+1)-th match, inside the creation_time range found by
+// binary search (see walker), so a full paging pass costs at most one scan.
+// The caller holds s.mu.
 func (s *Server) query(lq listQuery) (page, *apiError) {
 	lo, hi := s.creationRange(lq.created)
-	match := func(j int) bool { return lq.updated.contains(s.order[j].LastUpdatedTime) }
+	next := s.walker(lq.updated, lo, hi)
 	var p page
 	switch {
 	case lq.before != "":
@@ -130,21 +132,17 @@ func (s *Server) query(lq listQuery) (page, *apiError) {
 			return p, badRequest(fmt.Sprintf("No such conversation: '%s'", lq.before), "before")
 		}
 		// Toward newer items: ascending indices, nearest to the cursor first.
-		for j := max(c.pos+1, lo); j < hi; j++ {
-			if match(j) {
-				if len(p.items) == lq.limit {
-					p.hasMore = true
-					break
-				}
-				p.items = append(p.items, s.order[j])
+		for j := next(max(c.pos+1, lo), 1); j < hi; j = next(j+1, 1) {
+			if len(p.items) == lq.limit {
+				p.hasMore = true
+				break
 			}
+			p.items = append(p.items, s.order[j])
 		}
-		for i, k := 0, len(p.items)-1; i < k; i, k = i+1, k-1 {
-			p.items[i], p.items[k] = p.items[k], p.items[i]
-		}
+		slices.Reverse(p.items)
 		p.hasPrev = p.hasMore
 		if len(p.items) > 0 {
-			p.hasNext = s.anyMatch(p.items[len(p.items)-1].pos-1, lo-1, -1, match)
+			p.hasNext = next(p.items[len(p.items)-1].pos-1, -1) >= lo
 		}
 	default:
 		start := hi - 1
@@ -155,32 +153,101 @@ func (s *Server) query(lq listQuery) (page, *apiError) {
 			}
 			start = min(start, c.pos-1)
 		}
-		for j := start; j >= lo; j-- {
-			if match(j) {
-				if len(p.items) == lq.limit {
-					p.hasMore = true
-					break
-				}
-				p.items = append(p.items, s.order[j])
+		for j := next(start, -1); j >= lo; j = next(j-1, -1) {
+			if len(p.items) == lq.limit {
+				p.hasMore = true
+				break
 			}
+			p.items = append(p.items, s.order[j])
 		}
 		p.hasNext = p.hasMore
 		if len(p.items) > 0 && lq.after != "" {
-			p.hasPrev = s.anyMatch(p.items[0].pos+1, hi, 1, match)
+			p.hasPrev = next(p.items[0].pos+1, 1) < hi
 		}
 	}
 	return p, nil
 }
 
-// anyMatch reports whether an index from `from` (inclusive) to `to`
-// (exclusive), stepping by step, matches.
-func (s *Server) anyMatch(from, to, step int, match func(int) bool) bool {
-	for j := from; j != to; j += step {
-		if match(j) {
-			return true
+// walker returns next for a query: next(j, step) is the first index from j
+// (inclusive), moving by step (+1 toward newer, -1 toward older), of a
+// record in [lo, hi) whose last_updated_time is inside updated; or, if there
+// is none, an index outside [lo, hi). Few matches (a delta window) are
+// found in byUpdated and visited directly; otherwise the range is scanned.
+// A paging pass sorts the k matches once per page (about k/100 pages) where
+// a scan reads the hi-lo records once, so the index is used while k*k <
+// 100*(hi-lo): a delta's serving cost then depends on the delta, not on
+// the data.
+func (s *Server) walker(updated bounds, lo, hi int) func(j, step int) int {
+	a, z := s.updatedRange(updated)
+	if k := z - a; k*k >= 100*(hi-lo) {
+		return s.scanWalker(updated, lo, hi)
+	}
+	return s.indexWalker(a, z, lo, hi)
+}
+
+// updatedRange is the range [a, z) of byUpdated inside updated.
+func (s *Server) updatedRange(updated bounds) (a, z int) {
+	a, z = 0, len(s.byUpdated)
+	if updated.gt != nil {
+		a = sort.Search(z, func(i int) bool { return s.byUpdated[i].at.After(*updated.gt) })
+	}
+	if updated.lt != nil {
+		z = sort.Search(z, func(i int) bool { return !s.byUpdated[i].at.Before(*updated.lt) })
+	}
+	return a, max(a, z)
+}
+
+// scanWalker is walker reading each record from j on.
+func (s *Server) scanWalker(updated bounds, lo, hi int) func(j, step int) int {
+	return func(j, step int) int {
+		for ; j >= lo && j < hi; j += step {
+			if updated.contains(s.order[j].LastUpdatedTime) {
+				break
+			}
+		}
+		return j
+	}
+}
+
+// indexWalker is walker visiting only byUpdated[a:z].
+func (s *Server) indexWalker(a, z, lo, hi int) func(j, step int) int {
+	var matches []int // ascending
+	for _, e := range s.byUpdated[a:z] {
+		if e.pos >= lo && e.pos < hi {
+			matches = append(matches, e.pos)
 		}
 	}
-	return false
+	slices.Sort(matches)
+	return func(j, step int) int {
+		i, found := slices.BinarySearch(matches, j) // matches[i] >= j
+		switch {
+		case found:
+			return j
+		case step > 0 && i < len(matches):
+			return matches[i]
+		case step > 0:
+			return hi
+		case i > 0:
+			return matches[i-1]
+		}
+		return lo - 1
+	}
+}
+
+// updatedEntry is a record's place in byUpdated.
+type updatedEntry struct {
+	at  time.Time // the record's last_updated_time
+	pos int       // the record's index in order
+}
+
+// reindex rebuilds byUpdated. Whatever changes a last_updated_time or the
+// order calls it before releasing s.mu.
+func (s *Server) reindex() {
+	s.byUpdated = s.byUpdated[:0]
+	for _, r := range s.order {
+		s.byUpdated = append(s.byUpdated, updatedEntry{r.LastUpdatedTime, r.pos})
+	}
+	slices.SortFunc(s.byUpdated, func(x, y updatedEntry) int { return x.at.Compare(y.at) })
 }
 
 // creationRange is the ascending index range [lo, hi) of records whose

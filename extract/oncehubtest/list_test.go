@@ -3,6 +3,7 @@ package oncehubtest
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -411,4 +412,62 @@ func TestList_LinkForm(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestList_IndexWalksLikeScan checks that a query visits the same records
+// through the last_updated_time index (used when the window matches few
+// records) as by scanning, after every kind of change to the data: random
+// windows and creation ranges, from every starting index, both ways.
+func TestList_IndexWalksLikeScan(t *testing.T) {
+	s := New(Options{Seed: 8, Conversations: 1500, Start: testStart})
+	rng := rand.New(rand.NewPCG(8, 8))
+	check := func(stage string) {
+		t.Helper()
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		first, last := s.byUpdated[0].at, s.byUpdated[len(s.byUpdated)-1].at
+		at := func() *time.Time {
+			if rng.IntN(5) == 0 {
+				return nil
+			}
+			t := first.Add(time.Duration(rng.Int64N(int64(last.Sub(first)) + 1))).Add(-time.Millisecond)
+			if rng.IntN(3) == 0 { // exactly a record's time: the bounds are exclusive
+				t = s.byUpdated[rng.IntN(len(s.byUpdated))].at
+			}
+			return &t
+		}
+		for range 200 {
+			updated := bounds{gt: at(), lt: at()}
+			if updated.gt != nil && updated.lt != nil && updated.gt.After(*updated.lt) {
+				updated.gt, updated.lt = updated.lt, updated.gt
+			}
+			lo := rng.IntN(len(s.order))
+			hi := lo + rng.IntN(len(s.order)-lo+1)
+			a, z := s.updatedRange(updated)
+			scan, index := s.scanWalker(updated, lo, hi), s.indexWalker(a, z, lo, hi)
+			for j := lo; j < hi; j++ {
+				for _, step := range []int{-1, 1} {
+					want, got := scan(j, step), index(j, step)
+					if (want >= lo && want < hi) != (got >= lo && got < hi) || (want >= lo && want < hi && want != got) {
+						t.Fatalf("%s: window %v, range [%d, %d): next(%d, %d) = %d by index, %d by scan", stage, updated, lo, hi, j, step, got, want)
+					}
+				}
+			}
+		}
+	}
+	check("generated")
+	s.AdvanceN(time.Hour, 40, 60)
+	check("advanced")
+	some := s.Conversations()[700]
+	if err := s.Update(some.ID, s.Now(), nil); err != nil {
+		t.Fatal(err)
+	}
+	check("updated")
+	all := s.Conversations()
+	c := all[len(all)-10] // an old one: the records after it move
+	c.ID, c.CreationTime, c.LastUpdatedTime = "CNV-ADDED", c.CreationTime.Add(time.Millisecond), s.Now()
+	if err := s.Add(c); err != nil {
+		t.Fatal(err)
+	}
+	check("added")
 }
