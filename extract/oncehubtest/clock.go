@@ -53,7 +53,11 @@ func (s *Server) advance(d time.Duration, nNew, nUpd int) Delta {
 	s.now = to
 	delta.Updated = s.updateSome(from, to, nUpd)
 	delta.Created = s.createSome(from, to, nNew)
-	s.reindex()
+	changed := make([]*record, 0, len(delta.Updated)+len(delta.Created))
+	for _, id := range slices.Concat(delta.Updated, delta.Created) {
+		changed = append(changed, s.byID[id])
+	}
+	s.index(changed...)
 	return delta
 }
 

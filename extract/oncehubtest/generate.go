@@ -107,7 +107,7 @@ func (s *Server) generate() {
 		s.order = append(s.order, r)
 	}
 	s.sortOrder()
-	s.reindex()
+	s.index(s.order...)
 }
 
 // sortOrder restores the (creation_time, id) order and every record's pos.

@@ -213,11 +213,11 @@ func (s *Server) scanWalker(updated bounds, lo, hi int) func(j, step int) int {
 func (s *Server) indexWalker(a, z, lo, hi int) func(j, step int) int {
 	var matches []int // ascending
 	for _, e := range s.byUpdated[a:z] {
-		if e.pos >= lo && e.pos < hi {
-			matches = append(matches, e.pos)
+		if p := e.r.pos; p >= lo && p < hi && e.r.LastUpdatedTime.Equal(e.at) {
+			matches = append(matches, p)
 		}
 	}
-	slices.Sort(matches)
+	slices.Sort(matches) // a record whose time went away and back is there twice: harmless
 	return func(j, step int) int {
 		i, found := slices.BinarySearch(matches, j) // matches[i] >= j
 		switch {
@@ -234,20 +234,37 @@ func (s *Server) indexWalker(a, z, lo, hi int) func(j, step int) int {
 	}
 }
 
-// updatedEntry is a record's place in byUpdated.
+// updatedEntry is a record's place in byUpdated: the record and the
+// last_updated_time it had when it was indexed. Once the record's time
+// changes, the entry is stale and walks skip it.
 type updatedEntry struct {
-	at  time.Time // the record's last_updated_time
-	pos int       // the record's index in order
+	at time.Time
+	r  *record
 }
 
-// reindex rebuilds byUpdated. Whatever changes a last_updated_time or the
-// order calls it before releasing s.mu.
-func (s *Server) reindex() {
-	s.byUpdated = s.byUpdated[:0]
-	for _, r := range s.order {
-		s.byUpdated = append(s.byUpdated, updatedEntry{r.LastUpdatedTime, r.pos})
+func cmpEntry(x, y updatedEntry) int { return x.at.Compare(y.at) }
+
+// index adds to byUpdated the records rs, new or with a new
+// last_updated_time; whatever sets a record's last_updated_time calls it
+// before releasing s.mu. Their new times are usually the newest, so they
+// are appended; once most entries are stale, byUpdated is rebuilt.
+func (s *Server) index(rs ...*record) {
+	add := make([]updatedEntry, len(rs))
+	for i, r := range rs {
+		add[i] = updatedEntry{r.LastUpdatedTime, r}
 	}
-	slices.SortFunc(s.byUpdated, func(x, y updatedEntry) int { return x.at.Compare(y.at) })
+	slices.SortFunc(add, cmpEntry)
+	if len(s.byUpdated)+len(add) > 2*len(s.order)+1000 {
+		s.byUpdated, add = s.byUpdated[:0], nil
+		for _, r := range s.order {
+			s.byUpdated = append(s.byUpdated, updatedEntry{r.LastUpdatedTime, r})
+		}
+	}
+	n := len(s.byUpdated)
+	s.byUpdated = append(s.byUpdated, add...)
+	if add == nil || n > 0 && len(add) > 0 && cmpEntry(s.byUpdated[n-1], add[0]) > 0 {
+		slices.SortFunc(s.byUpdated, cmpEntry)
+	}
 }
 
 // creationRange is the ascending index range [lo, hi) of records whose

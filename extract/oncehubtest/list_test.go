@@ -463,6 +463,10 @@ func TestList_IndexWalksLikeScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("updated")
+	if err := s.Update(some.ID, some.LastUpdatedTime, nil); err != nil { // back to its first time
+		t.Fatal(err)
+	}
+	check("updated back")
 	all := s.Conversations()
 	c := all[len(all)-10] // an old one: the records after it move
 	c.ID, c.CreationTime, c.LastUpdatedTime = "CNV-ADDED", c.CreationTime.Add(time.Millisecond), s.Now()
@@ -470,4 +474,11 @@ func TestList_IndexWalksLikeScan(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("added")
+	for range 4 { // stale entries pile up until the index is rebuilt
+		s.AdvanceN(time.Hour, 0, 1000)
+	}
+	if n, max := len(s.byUpdated), 2*len(s.order)+1000; n > max {
+		t.Fatalf("the index holds %d entries for %d conversations, want at most %d", n, len(s.order), max)
+	}
+	check("rebuilt")
 }

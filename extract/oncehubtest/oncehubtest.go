@@ -126,7 +126,7 @@ type Server struct {
 	mu         sync.RWMutex
 	now        time.Time          // the data clock
 	order      []*record          // ascending (creation_time, id); the list serves it reversed
-	byUpdated  []updatedEntry     // every record by ascending last_updated_time (reindex)
+	byUpdated  []updatedEntry     // records by ascending last_updated_time, some stale (index)
 	byID       map[string]*record // conversation id -> record
 	contacts   map[string]*dim
 	contactIDs []string // in creation order, for deterministic picks

@@ -114,7 +114,7 @@ func (s *Server) Update(id string, at time.Time, fn func(*Conversation)) error {
 	normalize(&c)
 	c.CreationTime = r.CreationTime
 	r.Conversation = c
-	s.reindex()
+	s.index(r)
 	return nil
 }
 
@@ -144,7 +144,7 @@ func (s *Server) Add(c Conversation) error {
 	for j := i; j < len(s.order); j++ {
 		s.order[j].pos = j
 	}
-	s.reindex()
+	s.index(r)
 	return nil
 }
 
