@@ -30,6 +30,9 @@ type Config struct {
 	// Delta is the share of Conversations in each delta, half new and half
 	// updated; default 0.01; negative: no delta phases.
 	Delta float64
+	// DeltaSize, if > 0, is the number of conversations in each delta
+	// instead (unless Delta is negative): the same delta at every size.
+	DeltaSize int
 	// Deltas is how many deltas are synced one after the other; default 3.
 	Deltas int
 	// Parquet adds the Parquet phases.
@@ -73,6 +76,19 @@ func (c *Config) defaults() {
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
+}
+
+// DeltaConversations is the number of conversations in each delta (at
+// least 2), or 0 for no delta phases.
+func (c Config) DeltaConversations() int {
+	switch {
+	case c.Delta < 0:
+		return 0
+	case c.DeltaSize > 0:
+		return max(2, c.DeltaSize)
+	}
+	c.defaults()
+	return max(2, int(float64(c.Conversations)*c.Delta))
 }
 
 // simStart is the data clock of every benchmark, so runs are comparable.
@@ -148,11 +164,10 @@ func (b *bencher) run(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if b.cfg.Delta > 0 {
+	if n := b.cfg.DeltaConversations(); n > 0 {
 		// Deltas one after the other, as scheduled runs meet them. The first
 		// is also the first commit and checkpoint after the full load; a
 		// later one may be the one whose checkpoint compacts a table.
-		n := max(2, int(float64(b.cfg.Conversations)*b.cfg.Delta))
 		spec.Created, spec.Updated = n/2, n-n/2
 		for k := 1; k <= b.cfg.Deltas; k++ {
 			spec.Steps = k

@@ -3,8 +3,10 @@ package bench
 import (
 	"context"
 	"flag"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var conversations = flag.Int("conversations", 2000, "conversations in BenchmarkRun")
@@ -59,5 +61,49 @@ func TestRun(t *testing.T) {
 				t.Errorf("%s: %d conversations in %d calls, want the delta of 20 in 1 (a last page)", p.Name, p.Conversations, p.APICalls)
 			}
 		}
+	}
+}
+
+// TestCompareDeltas checks the delta comparison: each delta phase both
+// reports have, its ratio, and the median of each sink's deltas (odd and
+// even counts), leaving out full loads, the ceiling and phases of one
+// report only.
+func TestCompareDeltas(t *testing.T) {
+	report := func(n int, phases map[string]float64) *Report {
+		r := &Report{Conversations: n}
+		for _, name := range []string{"duckdb: sync from simulator", ceilingName, "duckdb: delta 1 of 20", "duckdb: delta 2 of 20",
+			"duckdb: delta 3 of 20", "parquet: delta 1 of 20", "parquet: delta 2 of 20", "duckdb: rate-limited backfill of 5"} {
+			if s, ok := phases[name]; ok {
+				r.Phases = append(r.Phases, Phase{Name: name, Elapsed: time.Duration(s * float64(time.Second)), Full: strings.Contains(name, "sync from")})
+			}
+		}
+		return r
+	}
+	small := report(1000, map[string]float64{"duckdb: sync from simulator": 1, ceilingName: 1,
+		"duckdb: delta 1 of 20": 0.2, "duckdb: delta 2 of 20": 0.1, "duckdb: delta 3 of 20": 0.4,
+		"parquet: delta 1 of 20": 1, "parquet: delta 2 of 20": 2, "duckdb: rate-limited backfill of 5": 1})
+	large := report(5000, map[string]float64{"duckdb: sync from simulator": 5, ceilingName: 5,
+		"duckdb: delta 1 of 20": 0.3, "duckdb: delta 2 of 20": 0.9, "duckdb: delta 3 of 20": 0.2,
+		"parquet: delta 1 of 20": 3, "parquet: delta 2 of 20": 3, "duckdb: rate-limited backfill of 5": 2})
+	large.Phases = append(large.Phases, Phase{Name: "duckdb: delta 4 of 20", Elapsed: time.Second}) // not in small
+	var out strings.Builder
+	CompareDeltas(&out, small, large)
+	var got []string
+	for _, line := range strings.Split(out.String(), "\n")[4:] {
+		if f := strings.Fields(line); len(f) > 0 {
+			got = append(got, strings.Join(f, " "))
+		}
+	}
+	want := []string{
+		"duckdb: delta 1 of 20 0.20 0.30 1.50",
+		"duckdb: delta 2 of 20 0.10 0.90 9.00",
+		"duckdb: delta 3 of 20 0.40 0.20 0.50",
+		"parquet: delta 1 of 20 1.00 3.00 3.00",
+		"parquet: delta 2 of 20 2.00 3.00 1.50",
+		"duckdb: median of 3 deltas 0.20 0.30 1.50",
+		"parquet: median of 2 deltas 1.50 3.00 2.00",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s\nfrom\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), out.String())
 	}
 }

@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -39,14 +41,7 @@ type Phase struct {
 func (p Phase) perSecond(n int64) float64 { return float64(n) / p.Elapsed.Seconds() }
 
 // Ceiling is the read_ndjson phase, or nil.
-func (r *Report) Ceiling() *Phase {
-	for i := range r.Phases {
-		if r.Phases[i].Name == ceilingName {
-			return &r.Phases[i]
-		}
-	}
-	return nil
-}
+func (r *Report) Ceiling() *Phase { return r.phase(ceilingName) }
 
 // Print writes the report as a table; "× ceiling" columns are the phase's
 // throughput divided by the ceiling's (higher is better) and its peak RSS
@@ -74,3 +69,55 @@ func (r *Report) Print(w io.Writer) {
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
+
+// CompareDeltas writes each delta phase of large ("<sink>: delta k of n")
+// next to the phase of the same name in small (the same delta, on more data): both times and
+// large's over small's, then the same for the median of each sink's
+// deltas. Issue 5 asks at most 1.5 of the 1M delta over the 200k one.
+func CompareDeltas(w io.Writer, small, large *Report) {
+	fmt.Fprintf(w, "\ndeltas at %d conversations against %d\n\n", large.Conversations, small.Conversations)
+	fmt.Fprintf(w, "%-36s %11s %11s %7s\n", "phase", fmt.Sprintf("%d s", small.Conversations), fmt.Sprintf("%d s", large.Conversations), "ratio")
+	type pair struct{ small, large []float64 }
+	sinks := map[string]*pair{}
+	var order []string
+	for _, l := range large.Phases {
+		s := small.phase(l.Name)
+		if !strings.Contains(l.Name, ": delta ") || s == nil {
+			continue
+		}
+		a, b := s.Elapsed.Seconds(), l.Elapsed.Seconds()
+		fmt.Fprintf(w, "%-36s %11.2f %11.2f %7.2f\n", l.Name, a, b, b/a)
+		sink, _, _ := strings.Cut(l.Name, ":")
+		if sinks[sink] == nil {
+			sinks[sink] = &pair{}
+			order = append(order, sink)
+		}
+		sinks[sink].small = append(sinks[sink].small, a)
+		sinks[sink].large = append(sinks[sink].large, b)
+	}
+	for _, sink := range order {
+		p := sinks[sink]
+		a, b := median(p.small), median(p.large)
+		fmt.Fprintf(w, "%-36s %11.2f %11.2f %7.2f\n", fmt.Sprintf("%s: median of %d deltas", sink, len(p.small)), a, b, b/a)
+	}
+}
+
+// phase is the phase named name, or nil.
+func (r *Report) phase(name string) *Phase {
+	for i := range r.Phases {
+		if r.Phases[i].Name == name {
+			return &r.Phases[i]
+		}
+	}
+	return nil
+}
+
+// median of xs (not empty); xs is sorted in place.
+func median(xs []float64) float64 {
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}

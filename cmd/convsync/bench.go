@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/convsync/convsync/bench"
@@ -27,6 +31,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	fs.IntVar(&cfg.BatchSize, "batch-size", 0, "conversations per commit (default: the pipeline's)")
 	fs.StringVar(&cfg.MemoryLimit, "memory-limit", "", "DuckDB memory_limit (default: the sink's)")
 	fs.IntVar(&cfg.RateLimitedPages, "rate-limited", 0, "also backfill this many pages under OnceHub's rate limits (about 1.5 s a page)")
+	compareAt := fs.Int("compare-at", 0, "then run it all again at this many conversations, with deltas of the same size, and print each delta's time there over its time at --conversations")
 	out := fs.String("out", "", "also write the report to this file")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the benchmark (go tool pprof) to this file")
 	// Internal: the flags of the simulator child the bench starts.
@@ -68,20 +73,36 @@ func runBench(ctx context.Context, e env, args []string) error {
 			f.Close()
 		}()
 	}
-	rep, err := bench.Run(ctx, cfg)
-	if rep != nil {
-		rep.Print(e.stdout)
+	var report strings.Builder
+	w := io.MultiWriter(e.stdout, &report)
+	rep, err := runBenchAt(ctx, cfg, cfg.Conversations, w, *compareAt > 0)
+	if err == nil && *compareAt > 0 {
+		cfg.DeltaSize = cfg.DeltaConversations()
+		var large *bench.Report
+		if large, err = runBenchAt(ctx, cfg, *compareAt, w, true); err == nil {
+			bench.CompareDeltas(w, rep, large)
+		}
 	}
 	if err != nil {
 		return err
 	}
 	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
-			return err
-		}
-		rep.Print(f)
-		return f.Close()
+		return os.WriteFile(*out, []byte(report.String()), 0o644)
 	}
 	return nil
+}
+
+// runBenchAt runs the benchmark cfg at n conversations and prints its
+// report to w. With sub, its work folder (if --dir is set) is a subfolder
+// named n.
+func runBenchAt(ctx context.Context, cfg bench.Config, n int, w io.Writer, sub bool) (*bench.Report, error) {
+	cfg.Conversations = n
+	if sub && cfg.Dir != "" {
+		cfg.Dir = filepath.Join(cfg.Dir, strconv.Itoa(n))
+	}
+	rep, err := bench.Run(ctx, cfg)
+	if rep != nil {
+		rep.Print(w)
+	}
+	return rep, err
 }

@@ -34,3 +34,38 @@ func TestBench_Command(t *testing.T) {
 		t.Errorf("--cpuprofile wrote no gzipped profile (%d bytes, %v)", len(b), err)
 	}
 }
+
+// TestBench_CompareAt runs `convsync bench` at two sizes with deltas of the
+// same size and checks both reports and the comparison of their deltas are
+// printed and written to --out.
+func TestBench_CompareAt(t *testing.T) {
+	t.Setenv("CONVSYNC_TEST_MAIN", "1") // inherited by the simulator child
+	dir := t.TempDir()
+	out := filepath.Join(dir, "report.txt")
+	r := runCmd(context.Background(), envOf(nil), "bench", "--conversations", "300", "--delta", "0.1", "--deltas", "2",
+		"--compare-at", "600", "--parquet=false", "--dir", filepath.Join(dir, "work"), "--out", out)
+	if r.code != exitOK {
+		t.Fatalf("bench: exit %d\n%s", r.code, r.stderr)
+	}
+	report, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(report) != r.stdout {
+		t.Errorf("--out differs from what was printed:\n%s\n---\n%s", report, r.stdout)
+	}
+	for _, line := range []string{"300 conversations, ", "600 conversations, ", "deltas at 600 conversations against 300",
+		"duckdb: delta 1 of 30", "duckdb: delta 2 of 30", "duckdb: median of 2 deltas"} {
+		if !strings.Contains(string(report), line) {
+			t.Errorf("report lacks %q:\n%s", line, report)
+		}
+	}
+	if strings.Contains(string(report), "of 60") {
+		t.Errorf("the deltas at 600 are not the size of those at 300:\n%s", report)
+	}
+	for _, sub := range []string{"300", "600"} {
+		if _, err := os.Stat(filepath.Join(dir, "work", sub, "sync.duckdb")); err != nil {
+			t.Errorf("work folder of the run at %s: %v", sub, err)
+		}
+	}
+}

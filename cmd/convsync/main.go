@@ -70,7 +70,7 @@ func commands() []command {
 		{"simulate", "[--addr HOST:PORT] [--conversations N] [--seed S]", "serve the OnceHub API simulator", runSimulate},
 		{"sql", "[--config FILE] [--format table|csv|json] QUERY", "run a read-only SQL query against the warehouse", runSQL},
 		{"status", "[--config FILE]", "show the sync cursor, the last runs and row counts", runStatus},
-		{"bench", "[--conversations N] [--delta F] [--parquet=false] [--out FILE]", "measure sync speed, memory and API calls against DuckDB's own JSON load", runBench},
+		{"bench", "[--conversations N] [--delta F] [--compare-at N] [--parquet=false] [--out FILE]", "measure sync speed, memory and API calls against DuckDB's own JSON load", runBench},
 	}
 }
 
