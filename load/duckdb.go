@@ -66,6 +66,10 @@ type DuckDB struct {
 	now  func() time.Time
 	mu   sync.Mutex // held by Commit
 	dims *dimCache  // the dimension rows committed, not staged again
+	// fresh holds the ids committed to tables found empty at open: a batch
+	// of new ids only skips reading the stored rows.
+	fresh  *freshKeys
+	merges int // batches whose conversations were merged with the stored ones
 	// failAt, when set by a test, is called between the steps of Commit;
 	// an error aborts the commit there as a crash would.
 	failAt func(step string) error
@@ -121,7 +125,29 @@ func openDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, 
 	if _, err := db.ExecContext(ctx, sqlfiles.Schema); err != nil {
 		return nil, errors.Join(fmt.Errorf("create schema: %w", err), db.Close())
 	}
-	return &DuckDB{path: path, db: db, now: time.Now, dims: newDimCache()}, nil
+	empty, err := emptyTables(ctx, db)
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
+	return &DuckDB{path: path, db: db, now: time.Now, dims: newDimCache(), fresh: newFreshKeys(empty)}, nil
+}
+
+// keyedTables are the tables whose rows are upserted by id.
+var keyedTables = []string{"conversations", "contacts", "users", "bots", "websites", "audiences"}
+
+// emptyTables returns those of keyedTables that hold no rows.
+func emptyTables(ctx context.Context, db *sql.DB) ([]string, error) {
+	var empty []string
+	for _, t := range keyedTables {
+		var rows bool
+		if err := db.QueryRowContext(ctx, "SELECT EXISTS (FROM "+t+")").Scan(&rows); err != nil {
+			return nil, fmt.Errorf("look into %s: %w", t, err)
+		}
+		if !rows {
+			empty = append(empty, t)
+		}
+	}
+	return empty, nil
 }
 
 // DB is the warehouse's connection pool, for read queries (the sql and
@@ -203,12 +229,22 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 	}()
 	now := d.now().UTC()
 	b = d.dims.changed(b)
+	d.fresh.begin()
 	newest := newestVersions(b.Conversations)
 	if err := d.step(ctx, "staged", func() error { return stageKeys(ctx, conn, b, newest, run.ID, now) }); err != nil {
 		return c, err
 	}
 	var touched map[string]bool // nil: every conversation of the batch
 	if err := d.step(ctx, "conversations", func() (err error) {
+		n, id := len(b.Conversations), func(i int) string { return b.Conversations[i].ID }
+		if newest != nil {
+			n, id = len(newest), func(i int) string { return b.Conversations[newest[i]].ID }
+		}
+		if d.fresh.unseen("conversations", n, id) {
+			c.Inserted = int64(n)
+			return appendConversations(ctx, conn, b, newest, nil)
+		}
+		d.merges++
 		touched, err = mergeConversations(ctx, conn, b, newest, &c)
 		return err
 	}); err != nil {
@@ -220,7 +256,7 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 	}); err != nil {
 		return c, err
 	}
-	if err := d.step(ctx, "dimensions", func() error { return mergeDimensions(ctx, conn, b) }); err != nil {
+	if err := d.step(ctx, "dimensions", func() error { return mergeDimensions(ctx, conn, b, d.fresh) }); err != nil {
 		return c, err
 	}
 	if err := d.step(ctx, "rejects", func() error { return exec(ctx, conn, "append rejects", sqlfiles.AppendRejects) }); err != nil {
@@ -236,9 +272,11 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 	// Once COMMIT starts it must finish: an interrupted COMMIT would leave
 	// the outcome unknown to the caller.
 	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
+		d.fresh.forget() // what is stored now is unknown
 		return c, fmt.Errorf("commit: %w", err)
 	}
 	d.dims.keep()
+	d.fresh.keep()
 	return c, nil
 }
 
@@ -301,22 +339,31 @@ func mergeConversations(ctx context.Context, conn *sql.Conn, b *transform.Batch,
 
 // mergeDimensions upserts the batch's contacts, users, bots, websites and
 // audiences (staged one row per id) that differ from the stored rows. A
-// table's stored rows are read once, for the staged ids; a batch without
-// deleted rows of a table that replace stored ones skips the steps that
-// keep a stored row's attributes.
-func mergeDimensions(ctx context.Context, conn *sql.Conn, b *transform.Batch) error {
+// table's stored rows are read once, for the staged ids, unless fresh knows
+// none of them can be stored: then the staged rows are inserted. A batch
+// without deleted rows of a table that replace stored ones skips the steps
+// that keep a stored row's attributes.
+func mergeDimensions(ctx context.Context, conn *sql.Conn, b *transform.Batch, fresh *freshKeys) error {
 	tables := []struct {
 		name          string
 		rows, deleted int
+		id            func(int) string
 	}{
-		{"contacts", len(b.Contacts), countIf(b.Contacts, func(r transform.Contact) bool { return r.Deleted })},
-		{"users", len(b.Users), countIf(b.Users, func(r transform.User) bool { return r.Deleted })},
-		{"bots", len(b.Bots), countIf(b.Bots, func(r transform.Bot) bool { return r.Deleted })},
-		{"websites", len(b.Websites), countIf(b.Websites, func(r transform.Website) bool { return r.Deleted })},
-		{"audiences", len(b.Audiences), countIf(b.Audiences, func(r transform.Audience) bool { return r.Deleted })},
+		{"contacts", len(b.Contacts), countIf(b.Contacts, func(r transform.Contact) bool { return r.Deleted }), func(i int) string { return b.Contacts[i].ID }},
+		{"users", len(b.Users), countIf(b.Users, func(r transform.User) bool { return r.Deleted }), func(i int) string { return b.Users[i].ID }},
+		{"bots", len(b.Bots), countIf(b.Bots, func(r transform.Bot) bool { return r.Deleted }), func(i int) string { return b.Bots[i].ID }},
+		{"websites", len(b.Websites), countIf(b.Websites, func(r transform.Website) bool { return r.Deleted }), func(i int) string { return b.Websites[i].ID }},
+		{"audiences", len(b.Audiences), countIf(b.Audiences, func(r transform.Audience) bool { return r.Deleted }), func(i int) string { return b.Audiences[i].ID }},
 	}
 	for _, t := range tables {
 		if t.rows == 0 {
+			continue
+		}
+		insert := fmt.Sprintf(sqlfiles.InsertDimension, t.name)
+		if fresh.unseen(t.name, t.rows, t.id) {
+			if err := exec(ctx, conn, "insert "+t.name, insert); err != nil {
+				return err
+			}
 			continue
 		}
 		var staged, replacing int64
@@ -327,11 +374,11 @@ func mergeDimensions(ctx context.Context, conn *sql.Conn, b *transform.Batch) er
 		if staged == 0 {
 			continue // every staged row is stored as it is
 		}
-		script := sqlfiles.ReplaceDimension
+		merge := fmt.Sprintf(sqlfiles.ReplaceDimension, t.name) + insert
 		if t.deleted > 0 && replacing > 0 {
-			script = sqlfiles.MergeDimension
+			merge = fmt.Sprintf(sqlfiles.MergeDimension, t.name)
 		}
-		if err := exec(ctx, conn, "merge "+t.name, fmt.Sprintf(script, t.name)); err != nil {
+		if err := exec(ctx, conn, "merge "+t.name, merge); err != nil {
 			return err
 		}
 	}

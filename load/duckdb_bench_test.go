@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -240,4 +241,56 @@ func deltaSizes() []int {
 		return []int{200_000, 1_000_000}
 	}
 	return []int{20_000, 200_000}
+}
+
+// BenchmarkFirstLoad commits conversations in batches of 5,000 into an empty
+// warehouse, as a first sync does, and reports the median time of the first
+// and of the last ten batches (the median leaves out the batch whose commit
+// runs a checkpoint): a batch of new conversations should cost the same
+// however many the warehouse holds. CONVSYNC_BENCH_1M=1 adds a load of 1M
+// conversations.
+func BenchmarkFirstLoad(b *testing.B) {
+	sizes := []int{200_000}
+	if os.Getenv("CONVSYNC_BENCH_1M") != "" {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, size := range sizes {
+		b.Run(fmt.Sprintf("conversations=%dk", size/1000), func(b *testing.B) {
+			var first, last []time.Duration
+			for range b.N {
+				d, err := load.OpenDuckDB(ctx, filepath.Join(b.TempDir(), "w.duckdb"), load.DuckDBOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				batches := size / 5000
+				for k := range batches {
+					var batch transform.Batch
+					for n := k * 5000; n < (k+1)*5000; n++ {
+						benchConv(&batch, n, 0)
+					}
+					start := time.Now()
+					if _, err := d.Commit(ctx, &batch, load.State{}, load.Run{ID: "full", Start: benchEpoch}); err != nil {
+						b.Fatal(err)
+					}
+					switch took := time.Since(start); {
+					case k < 10:
+						first = append(first, took)
+					case k >= batches-10:
+						last = append(last, took)
+					}
+				}
+				if err := d.Close(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			median := func(ds []time.Duration) float64 {
+				slices.Sort(ds)
+				return ds[len(ds)/2].Seconds() * 1000
+			}
+			f, l := median(first), median(last)
+			b.ReportMetric(f, "first10-ms")
+			b.ReportMetric(l, "last10-ms")
+			b.ReportMetric(l/f, "last/first")
+		})
+	}
 }

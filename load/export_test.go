@@ -9,3 +9,7 @@ func (d *DuckDB) SetFailAt(hook func(step string) error) { d.failAt = hook }
 
 // SetNow replaces the clock that stamps synced_at.
 func (d *DuckDB) SetNow(now func() time.Time) { d.now = now }
+
+// Merges is the number of commits whose conversations were merged with the
+// stored ones, reading them, rather than inserted.
+func (d *DuckDB) Merges() int { return d.merges }

@@ -68,11 +68,17 @@ var MergeDimension string
 var UnchangedDimension string
 
 // ReplaceDimension deletes the stored rows of the staged ids of a dimension
-// table and inserts the staged rows: what MergeDimension does when no
+// table; with InsertDimension after it, what MergeDimension does when no
 // staged row is deleted. Template as MergeDimension.
 //
 //go:embed replace_dimension.sql
 var ReplaceDimension string
+
+// InsertDimension inserts the staged rows of a dimension table. Template as
+// MergeDimension.
+//
+//go:embed insert_dimension.sql
+var InsertDimension string
 
 // AppendRejects copies stage_rejects into _convsync_rejects.
 //

@@ -1,0 +1,119 @@
+package load
+
+import (
+	"hash/maphash"
+	"slices"
+)
+
+// maxFreshKeys bounds freshKeys: 8 bytes a key, so 32 MB; past it the sink
+// reads the stored rows for every batch, as for a table it did not find
+// empty.
+const maxFreshKeys = 4_000_000
+
+// freshKeys knows, for each table that held no rows when the sink opened,
+// every id the sink has committed to it since. A staged id not among them
+// is not stored, so a batch none of whose ids are among them is inserted
+// without reading the stored rows. A first load is such batches one after
+// the other; reading the stored rows made each batch's cost grow with the
+// rows loaded before it.
+//
+// Ids are kept as 64-bit hashes of table and id in sorted runs, each at
+// least twice the size of the next (8 bytes an id). A hash two ids share
+// only sends a batch to the merge that reads the stored rows. Ids are kept
+// only once their commit has returned; after a failed commit, or past
+// maxFreshKeys, the sink cannot tell what is stored and stops using them.
+type freshKeys struct {
+	seed    maphash.Seed
+	tables  map[string]bool // the tables empty at open, while usable
+	runs    [][]uint64
+	n       int      // ids in runs, at most (a run repeats ids of older runs)
+	max     int      // maxFreshKeys
+	pending []uint64 // the ids of the commit in progress
+}
+
+func newFreshKeys(empty []string) *freshKeys {
+	f := &freshKeys{seed: maphash.MakeSeed(), tables: map[string]bool{}, max: maxFreshKeys}
+	for _, t := range empty {
+		f.tables[t] = true
+	}
+	return f
+}
+
+func (f *freshKeys) key(table, id string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(f.seed)
+	h.WriteString(table)
+	h.WriteByte(0)
+	h.WriteString(id)
+	return h.Sum64()
+}
+
+// begin drops the pending ids of a commit that did not return.
+func (f *freshKeys) begin() { f.pending = f.pending[:0] }
+
+// unseen reports whether table was empty at open and none of the n ids
+// (id(i) for i < n) has been committed to it since. The ids wait in pending
+// for keep.
+func (f *freshKeys) unseen(table string, n int, id func(int) string) bool {
+	if !f.tables[table] {
+		return false
+	}
+	fresh := true
+	for i := range n {
+		k := f.key(table, id(i))
+		f.pending = append(f.pending, k)
+		fresh = fresh && !f.has(k)
+	}
+	return fresh
+}
+
+func (f *freshKeys) has(k uint64) bool {
+	for _, r := range f.runs {
+		if _, ok := slices.BinarySearch(r, k); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// keep records the pending ids as stored: call it once their commit has
+// returned.
+func (f *freshKeys) keep() {
+	if len(f.pending) == 0 {
+		return
+	}
+	run := slices.Clone(f.pending)
+	f.pending = f.pending[:0]
+	slices.Sort(run)
+	f.runs = append(f.runs, slices.Compact(run))
+	for k := len(f.runs); k > 1 && len(f.runs[k-2]) <= 2*len(f.runs[k-1]); k-- {
+		f.runs = append(f.runs[:k-2], merge(f.runs[k-2], f.runs[k-1]))
+	}
+	f.n += len(run)
+	if f.n > f.max {
+		f.forget()
+	}
+}
+
+// merge returns the sorted union of the sorted a and b.
+func merge(a, b []uint64) []uint64 {
+	out := make([]uint64, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		switch {
+		case a[0] < b[0]:
+			out, a = append(out, a[0]), a[1:]
+		case b[0] < a[0]:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
+
+// forget stops the use of the ids: after a commit whose outcome is
+// unknown, or past maxFreshKeys.
+func (f *freshKeys) forget() {
+	clear(f.tables)
+	f.runs, f.pending, f.n = nil, nil, 0
+}
