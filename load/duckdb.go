@@ -69,7 +69,7 @@ type DuckDB struct {
 	// fresh holds the ids committed to tables found empty at open: a batch
 	// of new ids only skips reading the stored rows.
 	fresh  *freshKeys
-	merges int // batches whose conversations were merged with the stored ones
+	merges int // reads of a table's stored rows to merge a batch's with them
 	// failAt, when set by a test, is called between the steps of Commit;
 	// an error aborts the commit there as a crash would.
 	failAt func(step string) error
@@ -230,18 +230,18 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 	now := d.now().UTC()
 	b = d.dims.changed(b)
 	d.fresh.begin()
+	unseen := d.fresh.unseenIn(b)
 	newest := newestVersions(b.Conversations)
 	if err := d.step(ctx, "staged", func() error { return stageKeys(ctx, conn, b, newest, run.ID, now) }); err != nil {
 		return c, err
 	}
 	var touched map[string]bool // nil: every conversation of the batch
 	if err := d.step(ctx, "conversations", func() (err error) {
-		n, id := len(b.Conversations), func(i int) string { return b.Conversations[i].ID }
-		if newest != nil {
-			n, id = len(newest), func(i int) string { return b.Conversations[newest[i]].ID }
-		}
-		if d.fresh.unseen("conversations", n, id) {
-			c.Inserted = int64(n)
+		if unseen["conversations"] {
+			c.Inserted = int64(len(b.Conversations))
+			if newest != nil {
+				c.Inserted = int64(len(newest))
+			}
 			return appendConversations(ctx, conn, b, newest, nil)
 		}
 		d.merges++
@@ -256,7 +256,7 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 	}); err != nil {
 		return c, err
 	}
-	if err := d.step(ctx, "dimensions", func() error { return mergeDimensions(ctx, conn, b, d.fresh) }); err != nil {
+	if err := d.step(ctx, "dimensions", func() error { return d.mergeDimensions(ctx, conn, b, unseen) }); err != nil {
 		return c, err
 	}
 	if err := d.step(ctx, "rejects", func() error { return exec(ctx, conn, "append rejects", sqlfiles.AppendRejects) }); err != nil {
@@ -339,33 +339,34 @@ func mergeConversations(ctx context.Context, conn *sql.Conn, b *transform.Batch,
 
 // mergeDimensions upserts the batch's contacts, users, bots, websites and
 // audiences (staged one row per id) that differ from the stored rows. A
-// table's stored rows are read once, for the staged ids, unless fresh knows
-// none of them can be stored: then the staged rows are inserted. A batch
+// table's stored rows are read once, for the staged ids, unless none of
+// them can be stored (unseen, see freshKeys): then the staged rows are
+// inserted. A batch
 // without deleted rows of a table that replace stored ones skips the steps
 // that keep a stored row's attributes.
-func mergeDimensions(ctx context.Context, conn *sql.Conn, b *transform.Batch, fresh *freshKeys) error {
+func (d *DuckDB) mergeDimensions(ctx context.Context, conn *sql.Conn, b *transform.Batch, unseen map[string]bool) error {
 	tables := []struct {
 		name          string
 		rows, deleted int
-		id            func(int) string
 	}{
-		{"contacts", len(b.Contacts), countIf(b.Contacts, func(r transform.Contact) bool { return r.Deleted }), func(i int) string { return b.Contacts[i].ID }},
-		{"users", len(b.Users), countIf(b.Users, func(r transform.User) bool { return r.Deleted }), func(i int) string { return b.Users[i].ID }},
-		{"bots", len(b.Bots), countIf(b.Bots, func(r transform.Bot) bool { return r.Deleted }), func(i int) string { return b.Bots[i].ID }},
-		{"websites", len(b.Websites), countIf(b.Websites, func(r transform.Website) bool { return r.Deleted }), func(i int) string { return b.Websites[i].ID }},
-		{"audiences", len(b.Audiences), countIf(b.Audiences, func(r transform.Audience) bool { return r.Deleted }), func(i int) string { return b.Audiences[i].ID }},
+		{"contacts", len(b.Contacts), countIf(b.Contacts, func(r transform.Contact) bool { return r.Deleted })},
+		{"users", len(b.Users), countIf(b.Users, func(r transform.User) bool { return r.Deleted })},
+		{"bots", len(b.Bots), countIf(b.Bots, func(r transform.Bot) bool { return r.Deleted })},
+		{"websites", len(b.Websites), countIf(b.Websites, func(r transform.Website) bool { return r.Deleted })},
+		{"audiences", len(b.Audiences), countIf(b.Audiences, func(r transform.Audience) bool { return r.Deleted })},
 	}
 	for _, t := range tables {
 		if t.rows == 0 {
 			continue
 		}
 		insert := fmt.Sprintf(sqlfiles.InsertDimension, t.name)
-		if fresh.unseen(t.name, t.rows, t.id) {
+		if unseen[t.name] {
 			if err := exec(ctx, conn, "insert "+t.name, insert); err != nil {
 				return err
 			}
 			continue
 		}
+		d.merges++
 		var staged, replacing int64
 		q := fmt.Sprintf(sqlfiles.UnchangedDimension, t.name, t.name, "")
 		if err := conn.QueryRowContext(ctx, q).Scan(&staged, &replacing); err != nil {

@@ -21,6 +21,7 @@ func TestDuckDB_Suite(t *testing.T) {
 			sink:   d,
 			query:  func(t *testing.T, q string) [][]any { return queryRows(t, d.DB(), q) },
 			failAt: d.SetFailAt,
+			merges: d.Merges,
 		}
 	})
 }
@@ -282,62 +283,4 @@ func commitOneAndClose(t *testing.T, path string) {
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// TestDuckDB_FirstLoadSkipsStoredRows checks that a warehouse found empty
-// takes batches of new ids without reading the stored rows (which made each
-// batch of a first load slower than the one before), and that it still
-// merges an id it committed before, forgets the ids of a failed commit, and
-// reads the stored rows for every batch once reopened with rows in it.
-func TestDuckDB_FirstLoadSkipsStoredRows(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "w.duckdb")
-	d := openDuckDB(t, path, load.DuckDBOptions{})
-	created := at(1, 0)
-	withContact := func(b *transform.Batch, id, name string) *transform.Batch {
-		b.Contacts = append(b.Contacts, transform.Contact{ID: id, FirstName: p(name)})
-		return b
-	}
-	commitTo := func(d *load.DuckDB, b *transform.Batch) load.Counts {
-		t.Helper()
-		c, err := d.Commit(ctx, b, load.State{}, runOf("R1"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	commitTo(d, withContact(batchOf(version("CVR-A", created, at(2, 0), 2, 1), version("CVR-B", created, at(2, 0), 1, 0)), "CTC-1", "Ann"))
-	commitTo(d, withContact(batchOf(version("CVR-C", created, at(2, 0), 1, 0)), "CTC-2", "Bo"))
-	equal(t, "merges of two batches of new ids", d.Merges(), 0)
-
-	d.SetFailAt(func(step string) error {
-		if step == "state" {
-			return context.DeadlineExceeded
-		}
-		return nil
-	})
-	if _, err := d.Commit(ctx, batchOf(version("CVR-D", created, at(2, 0), 1, 0)), load.State{}, runOf("R1")); err == nil {
-		t.Fatal("the commit did not fail")
-	}
-	d.SetFailAt(nil)
-	equal(t, "the failed commit's id, again", commitTo(d, batchOf(version("CVR-D", created, at(2, 0), 1, 0))), load.Counts{Inserted: 1, ChildRows: 1})
-	equal(t, "merges after the failed commit", d.Merges(), 0)
-
-	c := commitTo(d, withContact(batchOf(version("CVR-A", created, at(3, 0), 1, 0), version("CVR-E", created, at(3, 0), 1, 0)), "CTC-1", "Anna"))
-	equal(t, "an id committed before: counts", c, load.Counts{Inserted: 1, Updated: 1, ChildRows: 2})
-	equal(t, "an id committed before: merges", d.Merges(), 1)
-	q := func() [][]any {
-		return queryRows(t, d.DB(), `SELECT (SELECT string_agg(id || '@' || day(last_updated_time), ',' ORDER BY id) FROM conversations),
-			(SELECT count(*)::INTEGER FROM conversation_answers WHERE conversation_id = 'CVR-A'),
-			(SELECT count(*)::INTEGER FROM conversation_bookings WHERE conversation_id = 'CVR-A'),
-			(SELECT string_agg(id || '=' || first_name, ',' ORDER BY id) FROM contacts)`)
-	}
-	equal(t, "stored", q(), [][]any{{"CVR-A@3,CVR-B@2,CVR-C@2,CVR-D@2,CVR-E@3", int32(1), int32(0), "CTC-1=Anna,CTC-2=Bo"}})
-
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
-	}
-	d = openDuckDB(t, path, load.DuckDBOptions{})
-	defer d.Close()
-	commitTo(d, batchOf(version("CVR-F", created, at(4, 0), 1, 0)))
-	equal(t, "merges once reopened with rows", d.Merges(), 1)
 }

@@ -10,6 +10,6 @@ func (d *DuckDB) SetFailAt(hook func(step string) error) { d.failAt = hook }
 // SetNow replaces the clock that stamps synced_at.
 func (d *DuckDB) SetNow(now func() time.Time) { d.now = now }
 
-// Merges is the number of commits whose conversations were merged with the
-// stored ones, reading them, rather than inserted.
+// Merges is the number of times a commit read a table's stored rows to
+// merge the batch's with them, rather than inserting them.
 func (d *DuckDB) Merges() int { return d.merges }

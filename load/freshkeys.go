@@ -3,6 +3,8 @@ package load
 import (
 	"hash/maphash"
 	"slices"
+
+	"github.com/convsync/convsync/transform"
 )
 
 // maxFreshKeys bounds freshKeys: 8 bytes a key, so 32 MB; past it the sink
@@ -65,6 +67,18 @@ func (f *freshKeys) unseen(table string, n int, id func(int) string) bool {
 		fresh = fresh && !f.has(k)
 	}
 	return fresh
+}
+
+// unseenIn is unseen for each table of keyedTables and its rows in b.
+func (f *freshKeys) unseenIn(b *transform.Batch) map[string]bool {
+	return map[string]bool{
+		"conversations": f.unseen("conversations", len(b.Conversations), func(i int) string { return b.Conversations[i].ID }),
+		"contacts":      f.unseen("contacts", len(b.Contacts), func(i int) string { return b.Contacts[i].ID }),
+		"users":         f.unseen("users", len(b.Users), func(i int) string { return b.Users[i].ID }),
+		"bots":          f.unseen("bots", len(b.Bots), func(i int) string { return b.Bots[i].ID }),
+		"websites":      f.unseen("websites", len(b.Websites), func(i int) string { return b.Websites[i].ID }),
+		"audiences":     f.unseen("audiences", len(b.Audiences), func(i int) string { return b.Audiences[i].ID }),
+	}
 }
 
 func (f *freshKeys) has(k uint64) bool {

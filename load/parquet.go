@@ -72,6 +72,10 @@ type Parquet struct {
 	broken error     // set when a publish stopped past its commit point
 	last   publishStats
 	dims   *dimCache // the dimension rows published, not staged again
+	// fresh holds the ids published to tables without files at open: a
+	// batch of new ids only skips reading the stored files.
+	fresh  *freshKeys
+	merges int // reads of a table's stored rows to merge a batch's with them
 	now    func() time.Time
 	// hook, when set by a test, is called at each step of a publish ("data",
 	// "manifest-temp", "manifest", "moved"); an error stops the publish
@@ -137,6 +141,13 @@ func openParquet(ctx context.Context, dir string, opts ParquetOptions) (_ *Parqu
 	if p.m, err = recoverDataset(abs, parquetTables); err != nil {
 		return nil, fmt.Errorf("recover: %w", err)
 	}
+	var empty []string
+	for _, t := range keyedTables {
+		if len(p.m.Tables[t]) == 0 {
+			empty = append(empty, t)
+		}
+	}
+	p.fresh = newFreshKeys(empty)
 	if err := p.adoptPartition(); err != nil {
 		return nil, err
 	}

@@ -17,3 +17,7 @@ func (p *Parquet) SetNow(now func() time.Time) { p.now = now }
 func (p *Parquet) LastPublish() (written int, bytes int64, removed int) {
 	return p.last.filesWritten, p.last.bytesWritten, p.last.filesRemoved
 }
+
+// Merges is the number of times a commit read a table's stored rows to
+// merge the batch's with them, rather than inserting them.
+func (p *Parquet) Merges() int { return p.merges }

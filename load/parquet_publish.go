@@ -39,6 +39,7 @@ func (p *Parquet) Commit(ctx context.Context, b *transform.Batch, st State, run 
 	defer p.mu.Unlock()
 	c, err := p.commit(ctx, b, st, run)
 	if err != nil {
+		p.fresh.forget() // what is published is not known here
 		return Counts{}, fmt.Errorf("commit batch of run %s: %w", run.ID, err)
 	}
 	return c, nil
@@ -66,6 +67,8 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 	}
 	b = p.dims.changed(b)
 	w := p.newWriter()
+	p.fresh.begin()
+	w.unseen = p.fresh.unseenIn(b)
 	defer p.finish(w, &err)
 	now := p.now().UTC()
 	side, err := p.db.Conn(ctx)
@@ -114,6 +117,7 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 		return c, err
 	}
 	p.dims.keep()
+	p.fresh.keep()
 	return c, nil
 }
 

@@ -28,6 +28,7 @@ func TestParquet_Suite(t *testing.T) {
 					return hook(step)
 				})
 			},
+			merges: pq.Merges,
 		}
 	})
 }

@@ -27,9 +27,12 @@ func (w *writer) conversations(ctx context.Context) (Counts, error) {
 	if err != nil {
 		return c, fmt.Errorf("list partitions: %w", err)
 	}
-	var stored []dataFile
-	for _, part := range parts {
-		stored = append(stored, w.next.files("conversations", part)...)
+	var stored []dataFile // none to read if no staged id can be stored
+	if !w.unseen["conversations"] {
+		w.p.merges++
+		for _, part := range parts {
+			stored = append(stored, w.next.files("conversations", part)...)
+		}
 	}
 	if err := w.exec(ctx, "compare conversations", fmt.Sprintf(sqlfiles.ParquetDecided, w.p.source("conversations", stored))); err != nil {
 		return c, err
@@ -130,7 +133,8 @@ func (w *writer) rewrites(table string, written, must []string) []string {
 // updates one of their rows.
 func (w *writer) dimension(ctx context.Context, table string) error {
 	var located []string
-	if len(w.next.Tables[table]) > 0 {
+	if len(w.next.Tables[table]) > 0 && !w.unseen[table] {
+		w.p.merges++
 		var err error
 		if located, err = w.locate(ctx, table, w.stored(table, w.partsOf(table))); err != nil {
 			return err

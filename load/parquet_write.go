@@ -67,6 +67,7 @@ type writer struct {
 	removed []string        // relative paths next no longer lists
 	dirs    map[string]bool // folders holding new files or folders, to fsync
 	stats   publishStats
+	unseen  map[string]bool // tables none of whose staged ids can be stored (freshKeys)
 }
 
 func (p *Parquet) newWriter() *writer {

@@ -35,6 +35,9 @@ type sinkUnderTest struct {
 	// failAt installs hook, which the sink's Commit calls with a step name
 	// between its steps and aborts on error; nil removes it.
 	failAt func(hook func(step string) error)
+	// merges is the number of times the sink's commits read a table's
+	// stored rows to merge the batch's with them.
+	merges func() int
 }
 
 // testSink runs the behaviour suite; open opens (or reopens) the sink kept
@@ -57,6 +60,7 @@ func testSink(t *testing.T, open func(t *testing.T, dir string) sinkUnderTest) {
 		{"NoDuplicateKeysAfterOverlappingCommits", testNoDuplicates},
 		{"ReopenKeepsData", testReopen},
 		{"UnchangedDimensionsNotRewritten", testUnchangedDimensions},
+		{"FirstLoadSkipsStoredRows", testFirstLoad},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -682,4 +686,48 @@ func testUnchangedDimensions(t *testing.T, open, _ func(t *testing.T) sinkUnderT
 	commit(t, s, withDims("CVR-G", []transform.Contact{ann2, {ID: "CTC-2", Deleted: true}}, nil), load.State{}, runOf("R8"))
 	equal(t, "after reopening and R8", rows(t, s, `SELECT id, run_id, deleted, coalesce(email, first_name) FROM contacts ORDER BY id`), [][]any{
 		{"CTC-1", "R4", false, "ann@y.io"}, {"CTC-2", "R8", true, "Robert"}, {"CTC-3", "R5", true, nil}, {"CTC-4", "R7", true, nil}})
+}
+
+// testFirstLoad checks that a warehouse found empty takes batches of new ids
+// without reading the stored rows (which made each batch of a first load
+// slower than the one before), and that it still merges an id it committed
+// before, stores a failed commit's batch right when it comes again, and
+// reads the stored rows for every batch once reopened with rows in it.
+func testFirstLoad(t *testing.T, open, reopen func(t *testing.T) sinkUnderTest) {
+	s := open(t)
+	created := at(1, 0)
+	withContact := func(b *transform.Batch, id, name string) *transform.Batch {
+		b.Contacts = append(b.Contacts, transform.Contact{ID: id, FirstName: p(name)})
+		return b
+	}
+	commit(t, s, withContact(batchOf(version("CVR-A", created, at(2, 0), 2, 1), version("CVR-B", created, at(2, 0), 1, 0)), "CTC-1", "Ann"), load.State{}, runOf("R1"))
+	commit(t, s, withContact(batchOf(version("CVR-C", created, at(2, 0), 1, 0)), "CTC-2", "Bo"), load.State{}, runOf("R1"))
+	equal(t, "merges of two batches of new ids", s.merges(), 0)
+
+	s.failAt(func(step string) error {
+		if step == "dimensions" {
+			return context.DeadlineExceeded
+		}
+		return nil
+	})
+	if _, err := s.Commit(ctx, withContact(batchOf(version("CVR-D", created, at(2, 0), 1, 0)), "CTC-3", "Cy"), load.State{}, runOf("R1")); err == nil {
+		t.Fatal("the commit did not fail")
+	}
+	s.failAt(nil)
+	equal(t, "the failed commit's batch, again", commit(t, s, withContact(batchOf(version("CVR-D", created, at(2, 0), 1, 0)), "CTC-3", "Cy"), load.State{}, runOf("R1")),
+		load.Counts{Inserted: 1, ChildRows: 1})
+
+	merges := s.merges()
+	c := commit(t, s, withContact(batchOf(version("CVR-A", created, at(3, 0), 1, 0), version("CVR-E", created, at(3, 0), 1, 0)), "CTC-1", "Anna"), load.State{}, runOf("R1"))
+	equal(t, "an id committed before: counts", c, load.Counts{Inserted: 1, Updated: 1, ChildRows: 2})
+	equal(t, "ids committed before: merges (conversations, contacts)", s.merges(), merges+2)
+	equal(t, "stored", rows(t, s, `SELECT (SELECT string_agg(id || '@' || day(last_updated_time), ',' ORDER BY id) FROM conversations),
+			(SELECT count(*)::INTEGER FROM conversation_answers WHERE conversation_id = 'CVR-A'),
+			(SELECT count(*)::INTEGER FROM conversation_bookings WHERE conversation_id = 'CVR-A'),
+			(SELECT string_agg(id || '=' || first_name, ',' ORDER BY id) FROM contacts)`),
+		[][]any{{"CVR-A@3,CVR-B@2,CVR-C@2,CVR-D@2,CVR-E@3", int32(1), int32(0), "CTC-1=Anna,CTC-2=Bo,CTC-3=Cy"}})
+
+	s = reopen(t)
+	commit(t, s, batchOf(version("CVR-F", created, at(4, 0), 1, 0)), load.State{}, runOf("R1"))
+	equal(t, "merges once reopened with rows", s.merges(), 1)
 }
