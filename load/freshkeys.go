@@ -22,8 +22,9 @@ const maxFreshKeys = 4_000_000
 // Ids are kept as 64-bit hashes of table and id in sorted runs, each at
 // least twice the size of the next (8 bytes an id). A hash two ids share
 // only sends a batch to the merge that reads the stored rows. Ids are kept
-// only once their commit has returned; after a failed commit, or past
-// maxFreshKeys, the sink cannot tell what is stored and stops using them.
+// only once their commit has returned; after a commit whose outcome it
+// cannot know (the DuckDB sink: a failed COMMIT; the Parquet sink: any
+// failed commit), or past maxFreshKeys, the sink stops using them.
 type freshKeys struct {
 	seed    maphash.Seed
 	tables  map[string]bool // the tables empty at open, while usable
@@ -99,7 +100,8 @@ func (f *freshKeys) keep() {
 	run := slices.Clone(f.pending)
 	f.pending = f.pending[:0]
 	slices.Sort(run)
-	f.runs = append(f.runs, slices.Compact(run))
+	run = slices.Compact(run)
+	f.runs = append(f.runs, run)
 	for k := len(f.runs); k > 1 && len(f.runs[k-2]) <= 2*len(f.runs[k-1]); k-- {
 		f.runs = append(f.runs[:k-2], merge(f.runs[k-2], f.runs[k-1]))
 	}
