@@ -9,9 +9,10 @@ import (
 	"github.com/convsync/convsync/transform"
 )
 
-// maxDimCache bounds a dimCache: some 40 bytes an entry, so about 10 MB.
-// A full cache is emptied; a miss only costs a rewrite.
-const maxDimCache = 250_000
+// maxDimCache bounds a dimCache: 16 bytes an entry, so 16 MB. A full cache
+// is emptied; a miss costs a comparison with the stored row, a scan of its
+// table's ids.
+const maxDimCache = 1_000_000
 
 // dimCache remembers a fingerprint of each dimension row (contact, user,
 // bot, website, audience) the sink has committed, so that a later batch
@@ -24,15 +25,19 @@ const maxDimCache = 250_000
 //
 // Rows are keyed by a hash of their table and id, not by the id itself,
 // which would take twice the memory: two ids with the same key cannot pass
-// for each other, as a row's fingerprint covers its id.
+// for each other, as a row's fingerprint covers its id. They are kept in
+// sorted runs (sortedRuns), 16 bytes a row: a Go map took 40, and bounded
+// to 250k rows it could not hold the 490k contacts of 2M conversations, so
+// each batch of a first load compared most of its contacts with the stored
+// rows.
 type dimCache struct {
 	seed    maphash.Seed
-	stored  map[uint64]uint64 // row key → fingerprint
-	pending map[uint64]uint64 // those of the commit in progress
+	stored  sortedRuns[uint64] // row key → fingerprint
+	pending map[uint64]uint64  // those of the commit in progress
 }
 
 func newDimCache() *dimCache {
-	return &dimCache{seed: maphash.MakeSeed(), stored: map[uint64]uint64{}, pending: map[uint64]uint64{}}
+	return &dimCache{seed: maphash.MakeSeed(), pending: map[uint64]uint64{}}
 }
 
 // changed returns b with, of its dimension rows, only the last of each id
@@ -53,12 +58,14 @@ func (c *dimCache) changed(b *transform.Batch) *transform.Batch {
 // keep records the rows of the last changed call as stored: call it once
 // their commit has returned.
 func (c *dimCache) keep() {
-	if len(c.stored)+len(c.pending) > maxDimCache {
-		clear(c.stored)
+	if c.stored.n+len(c.pending) > maxDimCache {
+		c.stored.reset()
 	}
+	es := make([]runEntry[uint64], 0, len(c.pending))
 	for k, v := range c.pending {
-		c.stored[k] = v
+		es = append(es, runEntry[uint64]{k, v})
 	}
+	c.stored.add(es)
 	clear(c.pending)
 }
 
@@ -80,7 +87,7 @@ func changedRows[T any](c *dimCache, table byte, rows []T, id func(T) string, n 
 		h.WriteByte(table)
 		h.WriteString(id(r))
 		k := h.Sum64()
-		if old, ok := c.stored[k]; ok && old == sum {
+		if old, ok := c.stored.get(k); ok && old == sum {
 			continue
 		}
 		c.pending[k] = sum

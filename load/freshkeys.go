@@ -2,7 +2,6 @@ package load
 
 import (
 	"hash/maphash"
-	"slices"
 
 	"github.com/convsync/convsync/transform"
 )
@@ -19,8 +18,8 @@ const maxFreshKeys = 4_000_000
 // the other; reading the stored rows made each batch's cost grow with the
 // rows loaded before it.
 //
-// Ids are kept as 64-bit hashes of table and id in sorted runs, each at
-// least twice the size of the next (8 bytes an id). A hash two ids share
+// Ids are kept as 64-bit hashes of table and id (sortedRuns, 8 bytes an
+// id). A hash two ids share
 // only sends a batch to the merge that reads the stored rows. Ids are kept
 // only once their commit has returned; after a commit whose outcome it
 // cannot know (the DuckDB sink: a failed COMMIT; the Parquet sink: any
@@ -28,10 +27,9 @@ const maxFreshKeys = 4_000_000
 type freshKeys struct {
 	seed    maphash.Seed
 	tables  map[string]bool // the tables empty at open, while usable
-	runs    [][]uint64
-	n       int      // ids in runs, at most (a run repeats ids of older runs)
-	max     int      // maxFreshKeys
-	pending []uint64 // the ids of the commit in progress
+	keys    sortedRuns[struct{}]
+	max     int                  // maxFreshKeys
+	pending []runEntry[struct{}] // the ids of the commit in progress
 }
 
 func newFreshKeys(empty []string) *freshKeys {
@@ -64,8 +62,11 @@ func (f *freshKeys) unseen(table string, n int, id func(int) string) bool {
 	fresh := true
 	for i := range n {
 		k := f.key(table, id(i))
-		f.pending = append(f.pending, k)
-		fresh = fresh && !f.has(k)
+		f.pending = append(f.pending, runEntry[struct{}]{key: k})
+		if fresh {
+			_, seen := f.keys.get(k)
+			fresh = !seen
+		}
 	}
 	return fresh
 }
@@ -82,54 +83,20 @@ func (f *freshKeys) unseenIn(b *transform.Batch) map[string]bool {
 	}
 }
 
-func (f *freshKeys) has(k uint64) bool {
-	for _, r := range f.runs {
-		if _, ok := slices.BinarySearch(r, k); ok {
-			return true
-		}
-	}
-	return false
-}
-
 // keep records the pending ids as stored: call it once their commit has
 // returned.
 func (f *freshKeys) keep() {
-	if len(f.pending) == 0 {
-		return
-	}
-	run := slices.Clone(f.pending)
+	f.keys.add(f.pending)
 	f.pending = f.pending[:0]
-	slices.Sort(run)
-	run = slices.Compact(run)
-	f.runs = append(f.runs, run)
-	for k := len(f.runs); k > 1 && len(f.runs[k-2]) <= 2*len(f.runs[k-1]); k-- {
-		f.runs = append(f.runs[:k-2], merge(f.runs[k-2], f.runs[k-1]))
-	}
-	f.n += len(run)
-	if f.n > f.max {
+	if f.keys.n > f.max {
 		f.forget()
 	}
-}
-
-// merge returns the sorted union of the sorted a and b.
-func merge(a, b []uint64) []uint64 {
-	out := make([]uint64, 0, len(a)+len(b))
-	for len(a) > 0 && len(b) > 0 {
-		switch {
-		case a[0] < b[0]:
-			out, a = append(out, a[0]), a[1:]
-		case b[0] < a[0]:
-			out, b = append(out, b[0]), b[1:]
-		default:
-			out, a, b = append(out, a[0]), a[1:], b[1:]
-		}
-	}
-	return append(append(out, a...), b...)
 }
 
 // forget stops the use of the ids: after a commit whose outcome is
 // unknown, or past maxFreshKeys.
 func (f *freshKeys) forget() {
 	clear(f.tables)
-	f.runs, f.pending, f.n = nil, nil, 0
+	f.keys.reset()
+	f.pending = nil
 }

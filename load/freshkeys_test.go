@@ -21,8 +21,8 @@ func TestFreshKeys(t *testing.T) {
 		}
 		f.keep()
 	}
-	if len(f.runs) > 4 {
-		t.Errorf("%d sorted runs for 15 commits: they do not merge", len(f.runs))
+	if len(f.keys.runs) > 4 {
+		t.Errorf("%d sorted runs for 15 commits: they do not merge", len(f.keys.runs))
 	}
 	for c := range 15 {
 		for i := range 100 {
@@ -53,7 +53,7 @@ func TestFreshKeys(t *testing.T) {
 	if f.unseen("contacts", 1, id("NEW")) || f.unseen("conversations", 1, id("NEW")) {
 		t.Error("new ids taken for new past the bound")
 	}
-	if f.runs != nil {
+	if f.keys.runs != nil {
 		t.Error("ids kept past the bound")
 	}
 }
