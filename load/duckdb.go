@@ -341,9 +341,8 @@ func mergeConversations(ctx context.Context, conn *sql.Conn, b *transform.Batch,
 // audiences (staged one row per id) that differ from the stored rows. A
 // table's stored rows are read once, for the staged ids, unless none of
 // them can be stored (unseen, see freshKeys): then the staged rows are
-// inserted. A batch
-// without deleted rows of a table that replace stored ones skips the steps
-// that keep a stored row's attributes.
+// inserted. A batch without deleted rows of a table that replace stored
+// ones skips the steps that keep a stored row's attributes.
 func (d *DuckDB) mergeDimensions(ctx context.Context, conn *sql.Conn, b *transform.Batch, unseen map[string]bool) error {
 	tables := []struct {
 		name          string
