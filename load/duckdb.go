@@ -232,7 +232,7 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 	d.fresh.begin()
 	unseen := d.fresh.unseenIn(b)
 	newest := newestVersions(b.Conversations)
-	if err := d.step(ctx, "staged", func() error { return stageKeys(ctx, conn, b, newest, run.ID, now) }); err != nil {
+	if err := d.step(ctx, "staged", func() error { return stageKeys(ctx, conn, b, newest, !unseen["conversations"], run.ID, now) }); err != nil {
 		return c, err
 	}
 	var touched map[string]bool // nil: every conversation of the batch

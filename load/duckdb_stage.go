@@ -27,11 +27,15 @@ func stage(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string
 
 // stageKeys stages batch b as stage does, except that stage_conversations
 // gets only the id and last_updated_time of the conversations at indexes
-// newest (nil: all of b's), one per id: all the merge needs to decide. The
-// full rows, raw JSON included, are then written once, by
-// appendConversations, instead of being copied through staging.
-func stageKeys(ctx context.Context, conn *sql.Conn, b *transform.Batch, newest []int, runID string, now time.Time) error {
+// newest (nil: all of b's), one per id: all the merge needs to decide; and
+// nothing unless merge is set (a batch of new ids is not merged). The full
+// rows, raw JSON included, are then written once, by appendConversations,
+// instead of being copied through staging.
+func stageKeys(ctx context.Context, conn *sql.Conn, b *transform.Batch, newest []int, merge bool, runID string, now time.Time) error {
 	return stageWith(ctx, conn, b, runID, now, func(c driver.Conn) error {
+		if !merge {
+			return nil
+		}
 		a, err := duckdb.NewAppenderWithColumns(c, "temp", "main", "stage_conversations", []string{"id", "last_updated_time"})
 		if err != nil {
 			return fmt.Errorf("stage_conversations: %w", err)
