@@ -71,9 +71,10 @@ func (r *Report) Print(w io.Writer) {
 func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
 
 // CompareDeltas writes each delta phase of large ("<sink>: delta k of n")
-// next to the phase of the same name in small (the same delta, on more data): both times and
-// large's over small's, then the same for the median of each sink's
-// deltas. Issue 5 asks at most 1.5 of the 1M delta over the 200k one.
+// next to the phase of the same name in small (the same delta, on more
+// data): both times and large's over small's, then the same for the median
+// of each sink's deltas. Issue 5 asks at most 1.5 of the 1M delta over the
+// 200k one.
 func CompareDeltas(w io.Writer, small, large *Report) {
 	fmt.Fprintf(w, "\ndeltas at %d conversations against %d\n\n", large.Conversations, small.Conversations)
 	fmt.Fprintf(w, "%-36s %11s %11s %7s\n", "phase", fmt.Sprintf("%d s", small.Conversations), fmt.Sprintf("%d s", large.Conversations), "ratio")

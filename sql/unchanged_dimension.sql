@@ -1,10 +1,9 @@
 -- Keeps in TEMP table stored_%[1]s the stored rows of the ids staged for
 -- dimension table %[1]s (without the lineage; with a Parquet table's
 -- partition column, so the loader finds their partitions in it), and drops
--- from stage_%[1]s
--- the rows that would not change them: a full row equal to the stored one
--- in every column but the lineage (synced_at, run_id), or a deleted row
--- whose stored row is already marked deleted. Rewriting such a row would
+-- from stage_%[1]s the rows that would not change them: a full row equal to
+-- the stored one in every column but the lineage (synced_at, run_id), or a
+-- deleted row whose stored row is already marked deleted. Rewriting such a row would
 -- only move the lineage, and costs: in DuckDB every replaced row leaves a
 -- hole in the table's row groups, and once a run's holes add up to a row
 -- group the checkpoint rewrites the row groups around them; in Parquet a
