@@ -1,10 +1,7 @@
 package load
 
 import (
-	"database/sql/driver"
-	"fmt"
 	"hash/maphash"
-	"time"
 
 	"github.com/convsync/convsync/transform"
 )
@@ -33,11 +30,11 @@ const maxDimCache = 1_000_000
 type dimCache struct {
 	seed    maphash.Seed
 	stored  sortedRuns[uint64] // row key → fingerprint
-	pending map[uint64]uint64  // those of the commit in progress
+	pending []runEntry[uint64] // those of the commit in progress
 }
 
 func newDimCache() *dimCache {
-	return &dimCache{seed: maphash.MakeSeed(), pending: map[uint64]uint64{}}
+	return &dimCache{seed: maphash.MakeSeed()}
 }
 
 // changed returns b with, of its dimension rows, only the last of each id
@@ -45,13 +42,13 @@ func newDimCache() *dimCache {
 // committed; their fingerprints wait in pending for keep. Conversations,
 // children and rejects are b's.
 func (c *dimCache) changed(b *transform.Batch) *transform.Batch {
-	clear(c.pending)
+	c.pending = c.pending[:0]
 	out := *b
-	out.Contacts = changedRows(c, 'c', b.Contacts, func(r transform.Contact) string { return r.ID }, contactColumns, contactValues)
-	out.Users = changedRows(c, 'u', b.Users, func(r transform.User) string { return r.ID }, userColumns, userValues)
-	out.Bots = changedRows(c, 'b', b.Bots, func(r transform.Bot) string { return r.ID }, botColumns, botValues)
-	out.Websites = changedRows(c, 'w', b.Websites, func(r transform.Website) string { return r.ID }, websiteColumns, websiteValues)
-	out.Audiences = changedRows(c, 'a', b.Audiences, func(r transform.Audience) string { return r.ID }, audienceColumns, audienceValues)
+	out.Contacts = changedRows(c, 'c', b.Contacts, func(r transform.Contact) string { return r.ID }, contactFields)
+	out.Users = changedRows(c, 'u', b.Users, func(r transform.User) string { return r.ID }, userFields)
+	out.Bots = changedRows(c, 'b', b.Bots, func(r transform.Bot) string { return r.ID }, botFields)
+	out.Websites = changedRows(c, 'w', b.Websites, func(r transform.Website) string { return r.ID }, websiteFields)
+	out.Audiences = changedRows(c, 'a', b.Audiences, func(r transform.Audience) string { return r.ID }, audienceFields)
 	return &out
 }
 
@@ -61,64 +58,41 @@ func (c *dimCache) keep() {
 	if c.stored.n+len(c.pending) > maxDimCache {
 		c.stored.reset()
 	}
-	es := make([]runEntry[uint64], 0, len(c.pending))
-	for k, v := range c.pending {
-		es = append(es, runEntry[uint64]{k, v})
-	}
-	c.stored.add(es)
-	clear(c.pending)
+	c.stored.add(c.pending)
+	c.pending = c.pending[:0]
 }
 
-// changedRows is changed for one table: fill sets a row's n values as it is
-// staged, and the fingerprint is of those values.
-func changedRows[T any](c *dimCache, table byte, rows []T, id func(T) string, n int, fill func(T, []driver.Value)) []T {
+// changedRows is changed for one table: a row's fingerprint is of its
+// values in cols.
+func changedRows[T any](c *dimCache, table byte, rows []T, id func(T) string, cols []column[T]) []T {
 	rows = lastOf(rows, id)
-	v := make([]driver.Value, n)
 	var h maphash.Hash
 	h.SetSeed(c.seed)
-	kept := rows[:0:0]
-	for _, r := range rows {
-		clear(v)
-		fill(r, v)
+	var kept []T // nil while every row is kept: rows, not copied
+	for i := range rows {
+		r := &rows[i]
 		h.Reset()
-		fingerprint(&h, v)
+		for _, col := range cols {
+			col.hash(&h, r)
+		}
 		sum := h.Sum64()
 		h.Reset()
 		h.WriteByte(table)
-		h.WriteString(id(r))
+		h.WriteString(id(*r))
 		k := h.Sum64()
 		if old, ok := c.stored.get(k); ok && old == sum {
+			if kept == nil {
+				kept = append(make([]T, 0, len(rows)-1), rows[:i]...)
+			}
 			continue
 		}
-		c.pending[k] = sum
-		kept = append(kept, r)
-	}
-	return kept
-}
-
-// fingerprint writes values, as the appender gets them, to h; each value is
-// tagged with its type so that no two different rows write the same bytes.
-func fingerprint(h *maphash.Hash, values []driver.Value) {
-	for _, v := range values {
-		switch x := v.(type) {
-		case nil:
-			h.WriteByte(0)
-		case string:
-			h.WriteByte(1)
-			maphash.WriteComparable(h, len(x))
-			h.WriteString(x)
-		case bool:
-			h.WriteByte(2)
-			maphash.WriteComparable(h, x)
-		case int64:
-			h.WriteByte(3)
-			maphash.WriteComparable(h, x)
-		case time.Time:
-			h.WriteByte(4)
-			maphash.WriteComparable(h, x.UnixNano())
-		default: // none of the values functions produce another type
-			h.WriteByte(5)
-			fmt.Fprintf(h, "%T %v", x, x)
+		c.pending = append(c.pending, runEntry[uint64]{k, sum})
+		if kept != nil {
+			kept = append(kept, *r)
 		}
 	}
+	if kept == nil {
+		return rows
+	}
+	return kept
 }

@@ -68,11 +68,11 @@ func stageWith(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID st
 		return errors.Join(
 			appendRows(ctx, c, "stage_run", 2, []string{runID}, func(id string, v []driver.Value) { v[0], v[1] = id, now }),
 			convs(c),
-			appendRows(ctx, c, "stage_contacts", contactColumns, b.Contacts, contactValues),
-			appendRows(ctx, c, "stage_users", userColumns, b.Users, userValues),
-			appendRows(ctx, c, "stage_bots", botColumns, b.Bots, botValues),
-			appendRows(ctx, c, "stage_websites", websiteColumns, b.Websites, websiteValues),
-			appendRows(ctx, c, "stage_audiences", audienceColumns, b.Audiences, audienceValues),
+			appendRows(ctx, c, "stage_contacts", len(contactFields), b.Contacts, contactValues),
+			appendRows(ctx, c, "stage_users", len(userFields), b.Users, userValues),
+			appendRows(ctx, c, "stage_bots", len(botFields), b.Bots, botValues),
+			appendRows(ctx, c, "stage_websites", len(websiteFields), b.Websites, websiteValues),
+			appendRows(ctx, c, "stage_audiences", len(audienceFields), b.Audiences, audienceValues),
 			appendRows(ctx, c, "stage_rejects", 3, b.Rejects, rejectValues),
 		)
 	})
@@ -315,16 +315,6 @@ func answerValues(r transform.Answer, v []driver.Value) {
 func bookingValues(r transform.Booking, v []driver.Value) {
 	v[0], v[1], v[2] = r.ConversationID, r.Position, r.BookingID
 }
-
-// The number of values each dimension's values function sets: the columns
-// of its staging table.
-const (
-	contactColumns  = 28
-	userColumns     = 9
-	botColumns      = 3
-	websiteColumns  = 4
-	audienceColumns = 3
-)
 
 func contactValues(r transform.Contact, v []driver.Value) {
 	v[0], v[1], v[2], v[3] = r.ID, r.Deleted, val(r.CreationTime), val(r.LastUpdatedTime)

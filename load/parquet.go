@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/duckdb/duckdb-go/v2"
 
 	sqlfiles "github.com/convsync/convsync/sql"
@@ -64,6 +65,9 @@ type Parquet struct {
 	db   *sql.DB   // in-memory DuckDB: views for readers, the commit's scratch catalog
 	conn *sql.Conn // the commit connection, whose default catalog is work
 	cols map[string][]string
+	// writerProps are the Parquet properties of the files written from Go
+	// (parquet_direct.go).
+	writerProps *parquet.WriterProperties
 
 	readOnly bool // opened by OpenParquetReader: no lock, no commits
 
@@ -183,6 +187,10 @@ func (p *Parquet) openDB(ctx context.Context) (err error) {
 	if p.cols, err = columns(ctx, p.conn); err != nil {
 		return err
 	}
+	if err := checkColumns(p.cols); err != nil {
+		return err
+	}
+	p.writerProps = newWriterProps(p.opts.Compression)
 	return p.refreshViews(ctx)
 }
 

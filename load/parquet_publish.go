@@ -76,10 +76,39 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 		return c, err
 	}
 	defer side.Close()
-	if err := p.step(ctx, "staged", func() error { return stageParquet(ctx, p.conn, side, b, run.ID, now) }); err != nil {
+	// Rows new to their tables are written from Go (parquet_direct.go),
+	// not staged, unless a partition they go to is full.
+	var direct struct{ conversations, contacts bool }
+	if err := p.step(ctx, "direct", func() error {
+		var files []directFile
+		if len(b.Conversations) > 0 && w.unseen["conversations"] {
+			var fs []directFile
+			fs, direct.conversations = w.directConversations(b, newestVersions(b.Conversations), now, run.ID, &c)
+			files = append(files, fs...)
+		}
+		if len(b.Contacts) > 0 && w.unseen["contacts"] {
+			var fs []directFile
+			fs, direct.contacts = w.directContacts(b, now, run.ID)
+			files = append(files, fs...)
+		}
+		return w.direct(files)
+	}); err != nil {
+		return c, err
+	}
+	staged := *b
+	if direct.conversations {
+		staged.Conversations, staged.Answers, staged.Bookings = nil, nil, nil
+	}
+	if direct.contacts {
+		staged.Contacts = nil
+	}
+	if err := p.step(ctx, "staged", func() error { return stageParquet(ctx, p.conn, side, &staged, run.ID, now) }); err != nil {
 		return c, err
 	}
 	if err := p.step(ctx, "conversations", func() error {
+		if direct.conversations {
+			return nil
+		}
 		var err error
 		c, err = w.conversations(ctx)
 		return err
@@ -90,7 +119,7 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 		for _, d := range []struct {
 			table string
 			n     int
-		}{{"contacts", len(b.Contacts)}, {"users", len(b.Users)}, {"bots", len(b.Bots)},
+		}{{"contacts", len(staged.Contacts)}, {"users", len(b.Users)}, {"bots", len(b.Bots)},
 			{"websites", len(b.Websites)}, {"audiences", len(b.Audiences)}} {
 			if d.n == 0 {
 				continue

@@ -36,12 +36,12 @@ func (s *sortedRuns[V]) get(k uint64) (V, bool) {
 
 // add adds the entries es (of a key given twice, the later wins) as the
 // newest run, then merges runs while the older of the last two is at most
-// twice the newer. es is sorted in place.
+// twice the newer. es may be reordered.
 func (s *sortedRuns[V]) add(es []runEntry[V]) {
 	if len(es) == 0 {
 		return
 	}
-	slices.SortStableFunc(es, byKey[V])
+	es = radixSort(es)
 	run := make([]runEntry[V], 0, len(es))
 	for i, e := range es {
 		if i+1 < len(es) && es[i+1].key == e.key {
@@ -77,3 +77,37 @@ func mergeRuns[V any](older, newer []runEntry[V]) []runEntry[V] {
 
 // reset empties s.
 func (s *sortedRuns[V]) reset() { s.runs, s.n = nil, 0 }
+
+// radixSort sorts es by key, keeping the order of equal keys, and returns
+// the sorted slice (es or a buffer of its size): a byte of the key a pass,
+// skipping the bytes all keys share. It is several times faster than a
+// comparison sort on the hundreds of thousands of ids of a first load's
+// batch.
+func radixSort[V any](es []runEntry[V]) []runEntry[V] {
+	if len(es) < 256 {
+		slices.SortStableFunc(es, byKey[V])
+		return es
+	}
+	buf := make([]runEntry[V], len(es))
+	for shift := 0; shift < 64; shift += 8 {
+		var count [256]int
+		for _, e := range es {
+			count[byte(e.key>>shift)]++
+		}
+		if count[byte(es[0].key>>shift)] == len(es) {
+			continue // every key has this byte
+		}
+		pos := 0
+		for i, n := range count {
+			count[i] = pos
+			pos += n
+		}
+		for _, e := range es {
+			d := byte(e.key >> shift)
+			buf[count[d]] = e
+			count[d]++
+		}
+		es, buf = buf, es
+	}
+	return es
+}

@@ -2,6 +2,7 @@ package load
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -44,5 +45,26 @@ func TestSortedRuns(t *testing.T) {
 	s.reset()
 	if _, ok := s.get(0); ok || s.n != 0 {
 		t.Error("reset kept entries")
+	}
+}
+
+// TestRadixSort compares radixSort with a stable comparison sort, on keys
+// with repeats (whose order must be kept) and on keys that share bytes.
+func TestRadixSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, keys := range []func() uint64{
+		func() uint64 { return rng.Uint64() % 3000 },         // repeats, high bytes all zero
+		func() uint64 { return rng.Uint64() },                // spread over every byte
+		func() uint64 { return rng.Uint64()<<40 | 0xabcdef }, // low bytes shared
+	} {
+		es := make([]runEntry[int], 5000)
+		for i := range es {
+			es[i] = runEntry[int]{keys(), i}
+		}
+		want := slices.Clone(es)
+		slices.SortStableFunc(want, byKey[int])
+		if got := radixSort(es); !slices.Equal(got, want) {
+			t.Fatal("radixSort differs from a stable sort by key")
+		}
 	}
 }
