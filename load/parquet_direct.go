@@ -37,13 +37,16 @@ type partRows struct {
 }
 
 // groupRows groups the rows at indexes idx (nil: all n) by partition, in
-// order of partition value.
-func groupRows(n int, idx []int, part func(i int) string) []partRows {
+// order of partition value; a row whose part is not known is left out.
+func groupRows(n int, idx []int, part func(i int) (string, bool)) []partRows {
 	at := map[string]int{}
 	var groups []partRows
 	last := -1 // the group of the row before: rows come in runs of a partition
 	add := func(i int) {
-		p := part(i)
+		p, ok := part(i)
+		if !ok {
+			return
+		}
 		if last < 0 || groups[last].part != p {
 			g, ok := at[p]
 			if !ok {
@@ -281,23 +284,27 @@ func newWriterProps(compression string) *parquet.WriterProperties {
 // does. It fills c as the merge path would.
 func (w *writer) directConversations(b *transform.Batch, newest []int, now time.Time, runID string, c *Counts) (files []directFile, ok bool) {
 	parts := newPartitions(w.p.opts.Partition)
-	convs := groupRows(len(b.Conversations), newest, func(i int) string { return parts.of(&b.Conversations[i].CreationTime) })
+	convs := groupRows(len(b.Conversations), newest, func(i int) (string, bool) { return parts.of(&b.Conversations[i].CreationTime), true })
 	partOf := make(map[string]string, len(b.Conversations))
 	for _, g := range convs {
 		for _, i := range g.idx {
 			partOf[b.Conversations[i].ID] = g.part
 		}
 	}
-	// A conversation's child rows come one after the other.
+	// A conversation's child rows come one after the other. Those of a
+	// conversation not in the batch are left out, as the merge path's join
+	// leaves them.
 	var lastID, lastPart string
-	child := func(id string) string {
+	var lastOK bool
+	child := func(id string) (string, bool) {
 		if id != lastID {
-			lastID, lastPart = id, partOf[id]
+			lastID = id
+			lastPart, lastOK = partOf[id]
 		}
-		return lastPart
+		return lastPart, lastOK
 	}
-	answers := groupRows(len(b.Answers), nil, func(i int) string { return child(b.Answers[i].ConversationID) })
-	bookings := groupRows(len(b.Bookings), nil, func(i int) string { return child(b.Bookings[i].ConversationID) })
+	answers := groupRows(len(b.Answers), nil, func(i int) (string, bool) { return child(b.Answers[i].ConversationID) })
+	bookings := groupRows(len(b.Bookings), nil, func(i int) (string, bool) { return child(b.Bookings[i].ConversationID) })
 	if !w.fits("conversations", convs) || !w.fits("conversation_answers", answers) || !w.fits("conversation_bookings", bookings) {
 		return nil, false
 	}
@@ -322,7 +329,7 @@ func (w *writer) directConversations(b *transform.Batch, newest []int, now time.
 // does.
 func (w *writer) directContacts(b *transform.Batch, now time.Time, runID string) (files []directFile, ok bool) {
 	parts := newPartitions(w.p.opts.Partition)
-	groups := groupRows(len(b.Contacts), nil, func(i int) string { return parts.of(b.Contacts[i].CreationTime) })
+	groups := groupRows(len(b.Contacts), nil, func(i int) (string, bool) { return parts.of(b.Contacts[i].CreationTime), true })
 	if !w.fits("contacts", groups) {
 		return nil, false
 	}

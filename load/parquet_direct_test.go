@@ -28,6 +28,9 @@ func directBatch() *transform.Batch {
 	b.Conversations = append(b.Conversations, bare, edge)
 	b.Answers = append(append(b.Answers, as...), eas...)
 	b.Bookings = append(append(b.Bookings, bs...), ebs...)
+	// A child row of no conversation of the batch, which the Batch contract
+	// rules out: both paths leave it out.
+	b.Answers = append(b.Answers, transform.Answer{ConversationID: "CVR-GONE", Position: 1})
 	jan := fullContact("CTC-2")
 	jan.CreationTime = &janCreated
 	b.Contacts = append(b.Contacts, jan, transform.Contact{ID: "CTC-3", Deleted: true})
