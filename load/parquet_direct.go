@@ -3,6 +3,7 @@ package load
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"fmt"
 	"os"
 	"path"
@@ -122,7 +123,7 @@ type directFile struct {
 	table, part string
 	rows        int64
 	bytes       int // estimated
-	write       func(path string, buf *columnBuf) error
+	write       func(ctx context.Context, path string, buf *columnBuf) error
 }
 
 // fileOf makes the directFile of rows idx of table.
@@ -131,14 +132,14 @@ func fileOf[R any](w *writer, table string, cols []column[R], rows []R, g partRo
 	for _, i := range g.idx {
 		bytes += size(&rows[i])
 	}
-	return directFile{table: table, part: g.part, rows: int64(len(g.idx)), bytes: bytes, write: func(path string, buf *columnBuf) error {
-		return writeParquet(path, cols, rows, g.idx, size, w.p.opts.RowGroupSize, w.p.writerProps, buf)
+	return directFile{table: table, part: g.part, rows: int64(len(g.idx)), bytes: bytes, write: func(ctx context.Context, path string, buf *columnBuf) error {
+		return writeParquet(ctx, path, cols, rows, g.idx, size, w.p.opts.RowGroupSize, w.p.writerProps, buf)
 	}}
 }
 
 // direct writes files, as many at a time as there are cores, under staged
 // names, and lists them in next.
-func (w *writer) direct(files []directFile) error {
+func (w *writer) direct(ctx context.Context, files []directFile) error {
 	paths := make([]string, len(files))
 	for i, f := range files {
 		w.n++
@@ -153,7 +154,7 @@ func (w *writer) direct(files []directFile) error {
 		// A file a failed commit leaves half written is swept by abandon.
 		w.copied = append(w.copied, filepath.Join(w.p.dir, f.table))
 	}
-	var g errgroup.Group
+	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	bufs := make(chan *columnBuf, runtime.GOMAXPROCS(0))
 	for range cap(bufs) {
@@ -170,7 +171,7 @@ func (w *writer) direct(files []directFile) error {
 		g.Go(func() error {
 			buf := <-bufs
 			defer func() { bufs <- buf }()
-			if err := f.write(paths[i], buf); err != nil {
+			if err := f.write(gctx, paths[i], buf); err != nil {
 				return fmt.Errorf("write %s: %w", f.table, err)
 			}
 			return nil
@@ -197,8 +198,9 @@ const maxRowGroupBytes = 16 << 20
 
 // writeParquet writes rows idx as a Parquet file at path with columns cols,
 // in row groups of at most maxRows rows and about maxRowGroupBytes (a row's
-// size estimated by size), and fsyncs nothing: w.add does.
-func writeParquet[R any](path string, cols []column[R], rows []R, idx []int, size func(*R) int, maxRows int, props *parquet.WriterProperties, buf *columnBuf) (err error) {
+// size estimated by size), and fsyncs nothing: w.add does. It stops at the
+// next row group once ctx is done.
+func writeParquet[R any](ctx context.Context, path string, cols []column[R], rows []R, idx []int, size func(*R) int, maxRows int, props *parquet.WriterProperties, buf *columnBuf) (err error) {
 	fields := make(schema.FieldList, len(cols))
 	for i, c := range cols {
 		fields[i] = c.node
@@ -222,6 +224,9 @@ func writeParquet[R any](path string, cols []column[R], rows []R, idx []int, siz
 		return err
 	}
 	for lo := 0; lo < len(idx); {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		hi, bytes := lo, 0
 		for hi < len(idx) && hi-lo < maxRows && (hi == lo || bytes < maxRowGroupBytes) {
 			bytes += size(&rows[idx[hi]])

@@ -91,7 +91,7 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 			fs, direct.contacts = w.directContacts(b, now, run.ID)
 			files = append(files, fs...)
 		}
-		return w.direct(files)
+		return w.direct(ctx, files)
 	}); err != nil {
 		return c, err
 	}

@@ -1,0 +1,29 @@
+package load
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/convsync/convsync/transform"
+)
+
+// TestWriteParquet_StopsWhenCancelled: a file written from Go stops at its
+// next row group once the commit's context is done, as the appender stops
+// at its next chunk.
+func TestWriteParquet_StopsWhenCancelled(t *testing.T) {
+	rows := []transform.Booking{{ConversationID: "CVR-1", Position: 1, BookingID: "BKNG-1"}}
+	cols := withLineage(bookingFields, time.Now(), "R1")
+	path := filepath.Join(t.TempDir(), "f.parquet")
+	size := func(*transform.Booking) int { return 80 }
+	if err := writeParquet(context.Background(), path, cols, rows, []int{0}, size, 10, newWriterProps("zstd"), &columnBuf{}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := writeParquet(ctx, path, cols, rows, []int{0}, size, 10, newWriterProps("zstd"), &columnBuf{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("write with a cancelled context: %v, want context.Canceled", err)
+	}
+}
