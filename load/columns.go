@@ -182,8 +182,8 @@ func withLineage[R any](cols []column[R], now time.Time, runID string) []column[
 	)
 }
 
-// The columns of each table, in the order of sql/schema.sql (checked at
-// open, see checkColumns), lineage aside.
+// The columns of each table, in the order of sql/schema.sql (checked when a
+// Parquet warehouse opens, see checkColumns), lineage aside.
 var (
 	conversationFields = conversationColumns()
 	answerFields       = answerColumns()

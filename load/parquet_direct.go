@@ -283,6 +283,25 @@ func newWriterProps(compression string) *parquet.WriterProperties {
 	)
 }
 
+// writeNew writes from Go the conversations of b, with their child rows,
+// if none of them is stored (w.unseen) and their partitions have room, and
+// likewise b's contacts; it reports which it wrote. c gets the counts of
+// the conversations written.
+func (w *writer) writeNew(ctx context.Context, b *transform.Batch, now time.Time, runID string, c *Counts) (convs, contacts bool, err error) {
+	var files []directFile
+	if len(b.Conversations) > 0 && w.unseen["conversations"] {
+		var fs []directFile
+		fs, convs = w.directConversations(b, newestVersions(b.Conversations), now, runID, c)
+		files = append(files, fs...)
+	}
+	if len(b.Contacts) > 0 && w.unseen["contacts"] {
+		var fs []directFile
+		fs, contacts = w.directContacts(b, now, runID)
+		files = append(files, fs...)
+	}
+	return convs, contacts, w.direct(ctx, files)
+}
+
 // directConversations returns the files of the conversations of b at
 // indexes newest (nil: all), all new, and of the child rows of b, if every
 // partition they go to has room for one more file; ok reports whether it

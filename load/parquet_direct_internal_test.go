@@ -3,7 +3,10 @@ package load
 import (
 	"context"
 	"errors"
+	"maps"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,5 +28,23 @@ func TestWriteParquet_StopsWhenCancelled(t *testing.T) {
 	cancel()
 	if err := writeParquet(ctx, path, cols, rows, []int{0}, size, 10, newWriterProps("zstd"), &columnBuf{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("write with a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// TestCheckColumns: the column lists in Go agree with sql/schema.sql (as
+// every Parquet open checks), and a list that does not is reported by table.
+func TestCheckColumns(t *testing.T) {
+	p, err := OpenParquet(context.Background(), t.TempDir(), ParquetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if err := checkColumns(p.cols); err != nil {
+		t.Fatal(err)
+	}
+	cols := maps.Clone(p.cols)
+	cols["contacts"] = slices.Insert(slices.Clone(cols["contacts"]), 3, "nickname")
+	if err := checkColumns(cols); err == nil || !strings.Contains(err.Error(), "contacts") {
+		t.Errorf("a schema with a column more in contacts: %v", err)
 	}
 }

@@ -79,19 +79,9 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 	// Rows new to their tables are written from Go (parquet_direct.go),
 	// not staged, unless a partition they go to is full.
 	var direct struct{ conversations, contacts bool }
-	if err := p.step(ctx, "direct", func() error {
-		var files []directFile
-		if len(b.Conversations) > 0 && w.unseen["conversations"] {
-			var fs []directFile
-			fs, direct.conversations = w.directConversations(b, newestVersions(b.Conversations), now, run.ID, &c)
-			files = append(files, fs...)
-		}
-		if len(b.Contacts) > 0 && w.unseen["contacts"] {
-			var fs []directFile
-			fs, direct.contacts = w.directContacts(b, now, run.ID)
-			files = append(files, fs...)
-		}
-		return w.direct(ctx, files)
+	if err := p.step(ctx, "direct", func() (err error) {
+		direct.conversations, direct.contacts, err = w.writeNew(ctx, b, now, run.ID, &c)
+		return err
 	}); err != nil {
 		return c, err
 	}
