@@ -20,7 +20,10 @@ import (
 // (parquet_direct.go) and the dimension cache fingerprints rows with it
 // (dimcache.go).
 type column[R any] struct {
-	node *schema.PrimitiveNode
+	name string
+	// node makes the column's Parquet schema node: one for each file, as
+	// making a file's schema sets its nodes' parent.
+	node func() *schema.PrimitiveNode
 	// write writes the column's values of rows idx to cw.
 	write func(cw file.ColumnChunkWriter, rows []R, idx []int, buf *columnBuf) error
 	// hash writes r's value, tagged NULL or not, to h.
@@ -43,11 +46,16 @@ type columnBuf struct {
 // them.
 func newColumn[R, V any](name string, logical schema.LogicalType, typ parquet.Type, get func(*R) (V, bool),
 	vals func(*columnBuf) *[]V, put func(file.ColumnChunkWriter, []V, []int16) error, hash func(*maphash.Hash, V)) column[R] {
-	node, err := schema.NewPrimitiveNodeLogical(name, parquet.Repetitions.Optional, logical, typ, -1, -1)
-	if err != nil {
-		panic(fmt.Sprintf("column %s: %v", name, err)) // the column lists below are fixed
+	node := func() *schema.PrimitiveNode {
+		n, err := schema.NewPrimitiveNodeLogical(name, parquet.Repetitions.Optional, logical, typ, -1, -1)
+		if err != nil {
+			panic(fmt.Sprintf("column %s: %v", name, err)) // the column lists below are fixed
+		}
+		return n
 	}
+	node() // fails now, not in a commit
 	return column[R]{
+		name: name,
 		node: node,
 		write: func(cw file.ColumnChunkWriter, rows []R, idx []int, buf *columnBuf) error {
 			v, def := (*vals(buf))[:0], buf.def[:0]
@@ -336,7 +344,7 @@ func checkColumns(cols map[string][]string) error {
 func columnNames[R any](cols []column[R]) []string {
 	names := make([]string, len(cols))
 	for i, c := range cols {
-		names[i] = c.node.Name()
+		names[i] = c.name
 	}
 	return names
 }

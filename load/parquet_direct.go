@@ -203,7 +203,7 @@ const maxRowGroupBytes = 16 << 20
 func writeParquet[R any](ctx context.Context, path string, cols []column[R], rows []R, idx []int, size func(*R) int, maxRows int, props *parquet.WriterProperties, buf *columnBuf) (err error) {
 	fields := make(schema.FieldList, len(cols))
 	for i, c := range cols {
-		fields[i] = c.node
+		fields[i] = c.node()
 	}
 	root, err := schema.NewGroupNode("duckdb_schema", parquet.Repetitions.Required, fields, -1)
 	if err != nil {
@@ -254,10 +254,10 @@ func writeRowGroup[R any](pw *file.Writer, cols []column[R], rows []R, idx []int
 			return err
 		}
 		if err := c.write(cw, rows, idx, buf); err != nil {
-			return fmt.Errorf("column %s: %w", c.node.Name(), err)
+			return fmt.Errorf("column %s: %w", c.name, err)
 		}
 		if err := cw.Close(); err != nil {
-			return fmt.Errorf("column %s: %w", c.node.Name(), err)
+			return fmt.Errorf("column %s: %w", c.name, err)
 		}
 	}
 	return rg.Close()
