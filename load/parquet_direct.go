@@ -152,7 +152,9 @@ func (w *writer) direct(ctx context.Context, files []directFile) error {
 			return err
 		}
 		// A file a failed commit leaves half written is swept by abandon.
-		w.copied = append(w.copied, filepath.Join(w.p.dir, f.table))
+		if top := filepath.Join(w.p.dir, f.table); !slices.Contains(w.copied, top) {
+			w.copied = append(w.copied, top)
+		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))

@@ -3,7 +3,9 @@ package load
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,5 +48,49 @@ func TestCheckColumns(t *testing.T) {
 	cols["contacts"] = slices.Insert(slices.Clone(cols["contacts"]), 3, "nickname")
 	if err := checkColumns(cols); err == nil || !strings.Contains(err.Error(), "contacts") {
 		t.Errorf("a schema with a column more in contacts: %v", err)
+	}
+}
+
+// TestDirect_FailedWriteLeavesNoFile: a file written from Go that fails
+// half way is not listed, and the commit's abandon removes it, with the
+// files written beside it.
+func TestDirect_FailedWriteLeavesNoFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	p, err := OpenParquet(ctx, dir, ParquetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	w := p.newWriter()
+	partial := func(_ context.Context, path string, _ *columnBuf) error {
+		if err := os.WriteFile(path, []byte("PAR1"), 0o644); err != nil {
+			return err
+		}
+		return errors.New("disk full")
+	}
+	whole := func(_ context.Context, path string, _ *columnBuf) error { return os.WriteFile(path, []byte("PAR1"), 0o644) }
+	files := []directFile{
+		{table: "conversations", part: "2025-01", rows: 1, write: whole},
+		{table: "conversation_answers", part: "2025-01", rows: 1, write: partial},
+	}
+	if err := w.direct(ctx, files); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("direct: %v, want the write's error", err)
+	}
+	if n := len(w.next.Tables["conversation_answers"]); n != 0 {
+		t.Errorf("the failed file is listed (%d files)", n)
+	}
+	if err := w.abandon(); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && !strings.Contains(path, "_convsync") {
+			left = append(left, path)
+		}
+		return err
+	})
+	if len(left) > 0 {
+		t.Errorf("files left after abandon: %v", left)
 	}
 }
