@@ -69,7 +69,9 @@ func TestDirect_FailedWriteLeavesNoFile(t *testing.T) {
 		}
 		return errors.New("disk full")
 	}
-	whole := func(_ context.Context, path string, _ *columnBuf) error { return os.WriteFile(path, []byte("PAR1"), 0o644) }
+	whole := func(_ context.Context, path string, _ *columnBuf) error {
+		return os.WriteFile(path, []byte("PAR1"), 0o644)
+	}
 	files := []directFile{
 		{table: "conversations", part: "2025-01", rows: 1, write: whole},
 		{table: "conversation_answers", part: "2025-01", rows: 1, write: partial},
