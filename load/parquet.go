@@ -44,9 +44,9 @@ type ParquetOptions struct {
 }
 
 // mergeAt is the number of files a partition may hold: a commit that only
-// adds rows to a partition writes them as one more file, unless the
-// partition already has mergeAt files; then, as for every update, the
-// partition is rewritten and its files merged into one.
+// adds rows to a partition writes them as one more file, and one that leaves
+// a partition with more merges some of its files into one (compact). A
+// commit that updates rows of a partition rewrites it whole, into one file.
 const mergeAt = 8
 
 // Parquet is a warehouse kept as a Hive-partitioned Parquet dataset in a

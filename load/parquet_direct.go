@@ -26,8 +26,8 @@ import (
 // from Go into the table's files, one new file per partition, with Arrow
 // Go's Parquet writer: staging such rows in DuckDB with the appender only to
 // copy them into files took more time than writing the files (see README
-// "Parquet performance"). Rows that merge with stored ones, and partitions
-// that already hold mergeAt files, take DuckDB's path (parquet_tables.go).
+// "Parquet performance"). Rows that merge with stored ones take DuckDB's
+// path (parquet_tables.go).
 // The files are those DuckDB writes: the same columns, types and
 // partition folders (TestParquet_DirectFilesMatchDuckDB).
 
@@ -104,17 +104,6 @@ func (p *partitions) of(t *time.Time) string {
 		p.names[k] = name
 	}
 	return name
-}
-
-// fits reports whether rows can go to table as one more file in each of
-// partitions groups: none of them holds mergeAt files already.
-func (w *writer) fits(table string, groups []partRows) bool {
-	for _, g := range groups {
-		if len(w.next.files(table, g.part)) >= mergeAt {
-			return false
-		}
-	}
-	return true
 }
 
 // directFile is one file to write from Go: its table and partition, and the
@@ -286,29 +275,23 @@ func newWriterProps(compression string) *parquet.WriterProperties {
 }
 
 // writeNew writes from Go the conversations of b, with their child rows,
-// if none of them is stored (w.unseen) and their partitions have room, and
-// likewise b's contacts; it reports which it wrote. c gets the counts of
-// the conversations written.
+// if none of them is stored (w.unseen), and likewise b's contacts; it
+// reports which it wrote. c gets the counts of the conversations written.
 func (w *writer) writeNew(ctx context.Context, b *transform.Batch, now time.Time, runID string, c *Counts) (convs, contacts bool, err error) {
 	var files []directFile
 	if len(b.Conversations) > 0 && w.unseen["conversations"] {
-		var fs []directFile
-		fs, convs = w.directConversations(b, newestVersions(b.Conversations), now, runID, c)
-		files = append(files, fs...)
+		files, convs = append(files, w.directConversations(b, newestVersions(b.Conversations), now, runID, c)...), true
 	}
 	if len(b.Contacts) > 0 && w.unseen["contacts"] {
-		var fs []directFile
-		fs, contacts = w.directContacts(b, now, runID)
-		files = append(files, fs...)
+		files, contacts = append(files, w.directContacts(b, now, runID)...), true
 	}
 	return convs, contacts, w.direct(ctx, files)
 }
 
 // directConversations returns the files of the conversations of b at
-// indexes newest (nil: all), all new, and of the child rows of b, if every
-// partition they go to has room for one more file; ok reports whether it
-// does. It fills c as the merge path would.
-func (w *writer) directConversations(b *transform.Batch, newest []int, now time.Time, runID string, c *Counts) (files []directFile, ok bool) {
+// indexes newest (nil: all), all new, and of the child rows of b. It fills c
+// as the merge path would.
+func (w *writer) directConversations(b *transform.Batch, newest []int, now time.Time, runID string, c *Counts) (files []directFile) {
 	parts := newPartitions(w.p.opts.Partition)
 	convs := groupRows(len(b.Conversations), newest, func(i int) (string, bool) { return parts.of(&b.Conversations[i].CreationTime), true })
 	partOf := make(map[string]string, len(b.Conversations))
@@ -331,9 +314,6 @@ func (w *writer) directConversations(b *transform.Batch, newest []int, now time.
 	}
 	answers := groupRows(len(b.Answers), nil, func(i int) (string, bool) { return child(b.Answers[i].ConversationID) })
 	bookings := groupRows(len(b.Bookings), nil, func(i int) (string, bool) { return child(b.Bookings[i].ConversationID) })
-	if !w.fits("conversations", convs) || !w.fits("conversation_answers", answers) || !w.fits("conversation_bookings", bookings) {
-		return nil, false
-	}
 	cc, ac, bc := withLineage(conversationFields, now, runID), withLineage(answerFields, now, runID), withLineage(bookingFields, now, runID)
 	for _, g := range convs {
 		files = append(files, fileOf(w, "conversations", cc, b.Conversations, g, func(r *transform.Conversation) int { return len(r.Raw) + 200 }))
@@ -347,23 +327,18 @@ func (w *writer) directConversations(b *transform.Batch, newest []int, now time.
 		files = append(files, fileOf(w, "conversation_bookings", bc, b.Bookings, g, func(*transform.Booking) int { return 80 }))
 		c.ChildRows += int64(len(g.idx))
 	}
-	return files, true
+	return files
 }
 
-// directContacts returns the files of the contacts of b, all new, if every
-// partition they go to has room for one more file; ok reports whether it
-// does.
-func (w *writer) directContacts(b *transform.Batch, now time.Time, runID string) (files []directFile, ok bool) {
+// directContacts returns the files of the contacts of b, all new.
+func (w *writer) directContacts(b *transform.Batch, now time.Time, runID string) (files []directFile) {
 	parts := newPartitions(w.p.opts.Partition)
 	groups := groupRows(len(b.Contacts), nil, func(i int) (string, bool) { return parts.of(b.Contacts[i].CreationTime), true })
-	if !w.fits("contacts", groups) {
-		return nil, false
-	}
 	cols := withLineage(contactFields, now, runID)
 	for _, g := range groups {
 		files = append(files, fileOf(w, "contacts", cols, b.Contacts, g, func(*transform.Contact) int { return 300 }))
 	}
-	return files, true
+	return files
 }
 
 func deref(s *string) string {

@@ -3,6 +3,7 @@ package load
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"maps"
 	"os"
@@ -94,5 +95,34 @@ func TestDirect_FailedWriteLeavesNoFile(t *testing.T) {
 	})
 	if len(left) > 0 {
 		t.Errorf("files left after abandon: %v", left)
+	}
+}
+
+// TestMergeSet: the smallest files are merged, as many as hold no fewer
+// rows than the next smallest, and at least two.
+func TestMergeSet(t *testing.T) {
+	rows := func(files []dataFile) []int64 {
+		var out []int64
+		for _, f := range files {
+			out = append(out, f.Rows)
+		}
+		slices.Sort(out)
+		return out
+	}
+	for _, tc := range []struct{ files, merged []int64 }{
+		{[]int64{5, 5, 5, 5, 5, 5, 5, 5, 5}, []int64{5, 5, 5, 5, 5, 5, 5, 5, 5}},
+		{[]int64{45, 5, 5, 5, 5, 5, 5, 5, 5}, []int64{5, 5, 5, 5, 5, 5, 5, 5}},
+		{[]int64{45, 40, 35, 5, 5, 5, 5, 5, 5}, []int64{5, 5, 5, 5, 5, 5}},
+		{[]int64{100, 50, 30, 2, 1}, []int64{1, 2}},
+		{[]int64{40, 35, 30, 25, 20, 15, 10, 5, 5}, []int64{5, 5, 10, 15, 20, 25, 30, 35, 40}},
+	} {
+		var files []dataFile
+		for i, n := range tc.files {
+			files = append(files, dataFile{Path: fmt.Sprint(i), Rows: n})
+		}
+		equalRows := rows(mergeSet(files))
+		if !slices.Equal(equalRows, tc.merged) {
+			t.Errorf("mergeSet(%v) merges %v, want %v", tc.files, equalRows, tc.merged)
+		}
 	}
 }

@@ -127,6 +127,19 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 			return c, err
 		}
 	}
+	if err := p.step(ctx, "compact", func() error {
+		for _, t := range parquetTables {
+			if t == "_convsync_runs" { // rewritten whole by every commit
+				continue
+			}
+			if err := w.compact(ctx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return c, err
+	}
 	run.Counts.Add(c)
 	if err := p.step(ctx, "runs", func() error { return w.runs(ctx, run) }); err != nil {
 		return c, err

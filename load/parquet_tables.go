@@ -15,9 +15,8 @@ import (
 // those where a conversation is inserted or updated are written. A
 // partition with an update is rewritten: its stored rows of the
 // conversations not written, then the new rows, merged into new files. A
-// partition with inserts only gets one more file, unless it already holds
-// mergeAt files; then it is rewritten too. Each table is written with one
-// partitioned COPY, whatever the number of partitions.
+// partition with inserts only gets one more file (see compact). Each table
+// is written with one partitioned COPY, whatever the number of partitions.
 func (w *writer) conversations(ctx context.Context) (Counts, error) {
 	var c Counts
 	if err := w.exec(ctx, "stage conversations", fmt.Sprintf(sqlfiles.ParquetIncoming, partExpr(w.p.opts.Partition))); err != nil {
@@ -41,17 +40,16 @@ func (w *writer) conversations(ctx context.Context) (Counts, error) {
 	if err != nil {
 		return c, err
 	}
-	var written, updated []string
+	var written bool
+	var updated []string
 	for _, ch := range changes {
 		c.Inserted, c.Updated, c.Unchanged = c.Inserted+ch.ins, c.Updated+ch.upd, c.Unchanged+ch.unchgd
-		if ch.ins+ch.upd > 0 {
-			written = append(written, ch.part)
-		}
+		written = written || ch.ins+ch.upd > 0
 		if ch.upd > 0 {
 			updated = append(updated, ch.part)
 		}
 	}
-	if len(written) == 0 {
+	if !written {
 		return c, nil
 	}
 	for _, t := range []struct{ table, key, fresh string }{
@@ -59,8 +57,7 @@ func (w *writer) conversations(ctx context.Context) (Counts, error) {
 		{"conversation_answers", "conversation_id", fmt.Sprintf(sqlfiles.ParquetNewChildren, work+".main.pq_stage_answers")},
 		{"conversation_bookings", "conversation_id", fmt.Sprintf(sqlfiles.ParquetNewChildren, work+".main.pq_stage_bookings")},
 	} {
-		rewrite := w.rewrites(t.table, written, updated)
-		n, err := w.upsert(ctx, t.table, t.fresh, t.key, sqlfiles.ParquetWrittenIDs, rewrite)
+		n, err := w.upsert(ctx, t.table, t.fresh, t.key, sqlfiles.ParquetWrittenIDs, updated)
 		if err != nil {
 			return c, err
 		}
@@ -68,7 +65,7 @@ func (w *writer) conversations(ctx context.Context) (Counts, error) {
 			continue
 		}
 		// The rows written are the new ones, unless stored ones were kept.
-		if len(rewrite) > 0 {
+		if len(updated) > 0 {
 			if n, err = w.count(ctx, "SELECT count(*) FROM "+t.fresh); err != nil {
 				return c, err
 			}
@@ -99,18 +96,6 @@ func (w *writer) changes(ctx context.Context) ([]change, error) {
 		out = append(out, ch)
 	}
 	return out, rows.Err()
-}
-
-// rewrites returns the partitions of table among written to rewrite: those
-// in must, and those already holding mergeAt files.
-func (w *writer) rewrites(table string, written, must []string) []string {
-	var out []string
-	for _, part := range written {
-		if slices.Contains(must, part) || len(w.next.files(table, part)) >= mergeAt {
-			out = append(out, part)
-		}
-	}
-	return out
 }
 
 // dimension upserts the staged rows of a dimension table, except those
@@ -166,24 +151,7 @@ func (w *writer) dimension(ctx context.Context, table string) error {
 	if err := w.exec(ctx, "merge "+table, fmt.Sprintf(sqlfiles.ParquetNewDimension, table, w.stored(table, located), expr)); err != nil {
 		return err
 	}
-	if !w.p.partitioned(table) {
-		if len(w.next.files(table, "")) >= mergeAt {
-			located = []string{""}
-		}
-		_, err := w.upsert(ctx, table, "new_"+table, "id", "SELECT id FROM new_"+table, located)
-		return err
-	}
-	parts, err := w.strings(ctx, fmt.Sprintf("SELECT DISTINCT coalesce(_part, '%s') FROM new_%s", hiveNull, table))
-	if err != nil {
-		return fmt.Errorf("list partitions of %s: %w", table, err)
-	}
-	rewrite := w.rewrites(table, parts, nil)
-	for _, part := range located {
-		if !slices.Contains(rewrite, part) {
-			rewrite = append(rewrite, part)
-		}
-	}
-	_, err = w.upsert(ctx, table, "new_"+table, "id", "SELECT id FROM new_"+table, rewrite)
+	_, err := w.upsert(ctx, table, "new_"+table, "id", "SELECT id FROM new_"+table, located)
 	return err
 }
 
@@ -216,19 +184,13 @@ func (w *writer) partsOf(table string) []string {
 	return parts
 }
 
-// rejects appends the staged rejects as one more file, merging the files
-// once there are mergeAt.
+// rejects appends the staged rejects as one more file.
 func (w *writer) rejects(ctx context.Context) error {
 	const table = "_convsync_rejects"
 	if err := w.exec(ctx, "stage rejects", sqlfiles.ParquetNewRejects); err != nil {
 		return err
 	}
-	q := fmt.Sprintf("SELECT %s FROM new_%s", w.cols(table), table)
-	rewrite := len(w.next.files(table, "")) >= mergeAt
-	if rewrite {
-		q = fmt.Sprintf("SELECT %s FROM %s\nUNION ALL\n", w.cols(table), w.stored(table, []string{""})) + q
-	}
-	_, err := w.emit(ctx, table, q, rewrite)
+	_, err := w.emit(ctx, table, fmt.Sprintf("SELECT %s FROM new_%s", w.cols(table), table), false)
 	return err
 }
 

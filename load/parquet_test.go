@@ -204,6 +204,48 @@ func TestParquet_CopyOnWrite(t *testing.T) {
 	})
 }
 
+// TestParquet_MergeKeepsLargeFiles: a partition that a run of inserts
+// takes past 8 files has its small files merged, and its large file kept
+// as it is (same name, same modification time).
+func TestParquet_MergeKeepsLargeFiles(t *testing.T) {
+	dir := t.TempDir()
+	pq := openParquet(t, dir, load.ParquetOptions{})
+	defer pq.Close()
+	march := func() []string {
+		var out []string
+		for _, f := range dataFiles(t, dir, "conversations") {
+			if strings.Contains(f, "2025-03") {
+				out = append(out, f)
+			}
+		}
+		return out
+	}
+	var big []func() (transform.Conversation, []transform.Answer, []transform.Booking)
+	for i := range 20 {
+		big = append(big, version(fmt.Sprintf("CVR-B%02d", i), at(1, i), at(9, 0), 1, 0))
+	}
+	pcommit(t, pq, batchOf(big...), load.State{}, "R1")
+	large := march()
+	if len(large) != 1 {
+		t.Fatalf("%d March files after the first commit", len(large))
+	}
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	os.Chtimes(filepath.Join(dir, "conversations", large[0]), old, old)
+	for i := 1; i <= 8; i++ {
+		pcommit(t, pq, batchOf(version(fmt.Sprintf("CVR-S%d", i), at(2, i), at(9, 0), 1, 0)), load.State{}, "R2")
+	}
+	files := march()
+	equal(t, "March files after 8 more inserts", len(files), 2)
+	if !slices.Contains(files, large[0]) {
+		t.Fatalf("the large file %s was merged: March has %v", large[0], files)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "conversations", large[0])); err != nil || !fi.ModTime().Equal(old) {
+		t.Errorf("the large file was rewritten (%v, %v)", fi, err)
+	}
+	equal(t, "March conversations and answers", queryRows(t, pq.DB(), `SELECT count(*)::INTEGER,
+		(SELECT count(*)::INTEGER FROM conversation_answers) FROM conversations`), [][]any{{int32(28), int32(28)}})
+}
+
 // crashImage is what a crash at step of a commit leaves: the dataset
 // folder copied at that moment.
 func TestParquet_CrashDuringPublish(t *testing.T) {

@@ -121,6 +121,12 @@ func (w *writer) stored(table string, parts []string) string {
 	for _, part := range parts {
 		files = append(files, w.next.files(table, part)...)
 	}
+	return w.storedIn(table, files)
+}
+
+// storedIn is the relation of table's rows in files, with the partition
+// column of a partitioned table.
+func (w *writer) storedIn(table string, files []dataFile) string {
 	if !w.p.partitioned(table) {
 		return w.p.source(table, files)
 	}
@@ -316,8 +322,13 @@ func (w *writer) emit(ctx context.Context, table, q string, replace bool) (int64
 
 // drop removes the current files of table's partition part from next.
 func (w *writer) drop(table, part string) {
+	w.dropIf(table, func(f dataFile) bool { return f.Partition == part })
+}
+
+// dropIf removes the files of table that gone reports from next.
+func (w *writer) dropIf(table string, gone func(dataFile) bool) {
 	w.next.Tables[table] = slices.DeleteFunc(w.next.Tables[table], func(f dataFile) bool {
-		if f.Partition == part {
+		if gone(f) {
 			w.removed = append(w.removed, f.Path)
 			return true
 		}
