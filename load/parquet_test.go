@@ -168,15 +168,7 @@ func TestParquet_CopyOnWrite(t *testing.T) {
 	})
 
 	t.Run("InsertsAppendAFileUntilTheyAreMerged", func(t *testing.T) {
-		march := func() []string {
-			var out []string
-			for _, f := range dataFiles(t, dir, "conversations") {
-				if strings.Contains(f, "2025-03") {
-					out = append(out, f)
-				}
-			}
-			return out
-		}
+		march := func() []string { return marchFiles(t, dir) }
 		first := march()
 		for i := 2; i <= 8; i++ {
 			pcommit(t, pq, batchOf(version(fmt.Sprintf("CVR-M%d", i), at(i, 0), at(9, 0), 1, 0)), load.State{}, "R3")
@@ -211,15 +203,7 @@ func TestParquet_MergeKeepsLargeFiles(t *testing.T) {
 	dir := t.TempDir()
 	pq := openParquet(t, dir, load.ParquetOptions{})
 	defer pq.Close()
-	march := func() []string {
-		var out []string
-		for _, f := range dataFiles(t, dir, "conversations") {
-			if strings.Contains(f, "2025-03") {
-				out = append(out, f)
-			}
-		}
-		return out
-	}
+	march := func() []string { return marchFiles(t, dir) }
 	var big []func() (transform.Conversation, []transform.Answer, []transform.Booking)
 	for i := range 20 {
 		big = append(big, version(fmt.Sprintf("CVR-B%02d", i), at(1, i), at(9, 0), 1, 0))
@@ -244,6 +228,17 @@ func TestParquet_MergeKeepsLargeFiles(t *testing.T) {
 	}
 	equal(t, "March conversations and answers", queryRows(t, pq.DB(), `SELECT count(*)::INTEGER,
 		(SELECT count(*)::INTEGER FROM conversation_answers) FROM conversations`), [][]any{{int32(28), int32(28)}})
+}
+
+// marchFiles lists the conversation files of March 2025 in dataset dir.
+func marchFiles(t *testing.T, dir string) []string {
+	var out []string
+	for _, f := range dataFiles(t, dir, "conversations") {
+		if strings.Contains(f, "2025-03") {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // crashImage is what a crash at step of a commit leaves: the dataset
