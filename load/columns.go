@@ -1,6 +1,7 @@
 package load
 
 import (
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -11,13 +12,15 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/schema"
+	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/convsync/convsync/transform"
 )
 
-// column is one column of a table, typed, read from rows of type R without
-// boxing a value: the Parquet sink writes new rows' files with it
-// (parquet_direct.go) and the dimension cache fingerprints rows with it
+// column is one column of a table, typed, read from rows of type R: the
+// DuckDB appender gets its values from it (duckdb_stage.go), the Parquet
+// sink writes new rows' files with it without boxing a value
+// (parquet_direct.go), and the dimension cache fingerprints rows with it
 // (dimcache.go).
 type column[R any] struct {
 	name string
@@ -28,6 +31,10 @@ type column[R any] struct {
 	write func(cw file.ColumnChunkWriter, rows []R, idx []int, buf *columnBuf) error
 	// hash writes r's value, tagged NULL or not, to h.
 	hash func(h *maphash.Hash, r *R)
+	// value is r's value as DuckDB's appender takes it: untyped nil for
+	// NULL, as it rejects typed nil pointers.
+	value func(r *R) driver.Value
+	duck  duckdb.Type // the column's type in sql/schema.sql
 }
 
 // columnBuf holds one writer's value and definition-level buffers, reused
@@ -42,10 +49,11 @@ type columnBuf struct {
 
 // newColumn makes a column of physical values V: get returns a row's value,
 // or false for NULL; vals picks the buffer of V; put writes a batch of them;
-// hash writes one to a hash. Every column is OPTIONAL, as DuckDB writes
-// them.
+// hash writes one to a hash; value is the row's value for the appender.
+// Every column is OPTIONAL, as DuckDB writes them.
 func newColumn[R, V any](name string, logical schema.LogicalType, typ parquet.Type, get func(*R) (V, bool),
-	vals func(*columnBuf) *[]V, put func(file.ColumnChunkWriter, []V, []int16) error, hash func(*maphash.Hash, V)) column[R] {
+	vals func(*columnBuf) *[]V, put func(file.ColumnChunkWriter, []V, []int16) error, hash func(*maphash.Hash, V),
+	value func(*R) driver.Value) column[R] {
 	node := func() *schema.PrimitiveNode {
 		n, err := schema.NewPrimitiveNodeLogical(name, parquet.Repetitions.Optional, logical, typ, -1, -1)
 		if err != nil {
@@ -54,9 +62,16 @@ func newColumn[R, V any](name string, logical schema.LogicalType, typ parquet.Ty
 		return n
 	}
 	node() // fails now, not in a commit
+	duck := map[parquet.Type]duckdb.Type{parquet.Types.ByteArray: duckdb.TYPE_VARCHAR, parquet.Types.Int32: duckdb.TYPE_INTEGER,
+		parquet.Types.Int64: duckdb.TYPE_BIGINT, parquet.Types.Boolean: duckdb.TYPE_BOOLEAN}[typ]
+	if logical != nil && logical.Equals(timestampTZ) {
+		duck = duckdb.TYPE_TIMESTAMP_TZ
+	}
 	return column[R]{
-		name: name,
-		node: node,
+		name:  name,
+		node:  node,
+		value: value,
+		duck:  duck,
 		write: func(cw file.ColumnChunkWriter, rows []R, idx []int, buf *columnBuf) error {
 			v, def := (*vals(buf))[:0], buf.def[:0]
 			for _, i := range idx {
@@ -121,13 +136,21 @@ func optString[R any](name string, f func(*R) *string) column[R] {
 			return bytesOf(*s), true
 		}
 		return nil, false
-	}, byteArrays, putByteArrays, hashBytes)
+	}, byteArrays, putByteArrays, hashBytes, func(r *R) driver.Value { return orNull(f(r)) })
 }
 
 func stringCol[R any](name string, f func(*R) string) column[R] {
 	return newColumn(name, schema.StringLogicalType{}, parquet.Types.ByteArray, func(r *R) (parquet.ByteArray, bool) {
 		return bytesOf(f(r)), true
-	}, byteArrays, putByteArrays, hashBytes)
+	}, byteArrays, putByteArrays, hashBytes, func(r *R) driver.Value { return f(r) })
+}
+
+// orNull is *p, or untyped nil (NULL) when p is nil.
+func orNull[T any](p *T) driver.Value {
+	if p == nil {
+		return nil
+	}
+	return *p
 }
 
 // The logical types of DuckDB's TIMESTAMPTZ, INTEGER and BIGINT.
@@ -143,12 +166,12 @@ func optTime[R any](name string, f func(*R) *time.Time) column[R] {
 			return t.UnixMicro(), true
 		}
 		return 0, false
-	}, int64s, putInt64s, hashComparable[int64])
+	}, int64s, putInt64s, hashComparable[int64], func(r *R) driver.Value { return orNull(f(r)) })
 }
 
 func timeCol[R any](name string, f func(*R) time.Time) column[R] {
 	return newColumn(name, timestampTZ, parquet.Types.Int64, func(r *R) (int64, bool) { return f(r).UnixMicro(), true },
-		int64s, putInt64s, hashComparable[int64])
+		int64s, putInt64s, hashComparable[int64], func(r *R) driver.Value { return f(r) })
 }
 
 func int32Col[R any](name string, f func(*R) int32) column[R] {
@@ -156,7 +179,7 @@ func int32Col[R any](name string, f func(*R) int32) column[R] {
 		func(b *columnBuf) *[]int32 { return &b.i32 }, func(cw file.ColumnChunkWriter, v []int32, def []int16) error {
 			_, err := cw.(*file.Int32ColumnChunkWriter).WriteBatch(v, def, nil)
 			return err
-		}, hashComparable[int32])
+		}, hashComparable[int32], func(r *R) driver.Value { return f(r) })
 }
 
 func optInt64[R any](name string, f func(*R) *int64) column[R] {
@@ -165,11 +188,12 @@ func optInt64[R any](name string, f func(*R) *int64) column[R] {
 			return *n, true
 		}
 		return 0, false
-	}, int64s, putInt64s, hashComparable[int64])
+	}, int64s, putInt64s, hashComparable[int64], func(r *R) driver.Value { return orNull(f(r)) })
 }
 
 func boolCol[R any](name string, f func(*R) bool) column[R] {
-	return newColumn(name, nil, parquet.Types.Boolean, func(r *R) (bool, bool) { return f(r), true }, bools, putBools, hashComparable[bool])
+	return newColumn(name, nil, parquet.Types.Boolean, func(r *R) (bool, bool) { return f(r), true }, bools, putBools,
+		hashComparable[bool], func(r *R) driver.Value { return f(r) })
 }
 
 func optBool[R any](name string, f func(*R) *bool) column[R] {
@@ -178,7 +202,7 @@ func optBool[R any](name string, f func(*R) *bool) column[R] {
 			return *v, true
 		}
 		return false, false
-	}, bools, putBools, hashComparable[bool])
+	}, bools, putBools, hashComparable[bool], func(r *R) driver.Value { return orNull(f(r)) })
 }
 
 // withLineage is cols followed by the synced_at and run_id columns every
@@ -191,7 +215,7 @@ func withLineage[R any](cols []column[R], now time.Time, runID string) []column[
 }
 
 // The columns of each table, in the order of sql/schema.sql (checked when a
-// Parquet warehouse opens, see checkColumns), lineage aside.
+// warehouse opens, see checkColumns), lineage aside.
 var (
 	conversationFields = conversationColumns()
 	answerFields       = answerColumns()
@@ -321,13 +345,14 @@ func audienceColumns() []column[transform.Audience] {
 	}
 }
 
-// checkColumns reports a column list that differs from its table's in the
-// schema (cols, from DuckDB, lineage included).
+// checkColumns reports a column list that differs from its table's in a
+// warehouse (cols, from DuckDB's catalog, lineage included).
 func checkColumns(cols map[string][]string) error {
 	var errs []error
 	check := func(table string, names []string) {
-		if want := cols[table]; !slices.Equal(append(names, "synced_at", "run_id"), want) {
-			errs = append(errs, fmt.Errorf("the columns of %s in Go are %v, the schema's %v", table, names, want))
+		names = append(names, "synced_at", "run_id")
+		if has := cols[table]; !slices.Equal(names, has) {
+			errs = append(errs, fmt.Errorf("table %s has the columns %v, where this convsync writes %v", table, has, names))
 		}
 	}
 	check("conversations", columnNames(conversationFields))
@@ -347,4 +372,11 @@ func columnNames[R any](cols []column[R]) []string {
 		names[i] = c.name
 	}
 	return names
+}
+
+// fill sets v to r's values in cols, for the appender.
+func fill[R any](cols []column[R], r *R, v []driver.Value) {
+	for i, c := range cols {
+		v[i] = c.value(r)
+	}
 }

@@ -125,6 +125,15 @@ func openDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, 
 	if _, err := db.ExecContext(ctx, sqlfiles.Schema); err != nil {
 		return nil, errors.Join(fmt.Errorf("create schema: %w", err), db.Close())
 	}
+	// A warehouse made by another version of convsync may lack a column
+	// the loader writes: say so now, not at the first commit.
+	cols, err := columns(ctx, db, "current_database()")
+	if err == nil {
+		err = checkColumns(cols)
+	}
+	if err != nil {
+		return nil, errors.Join(err, db.Close())
+	}
 	empty, err := emptyTables(ctx, db)
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
@@ -431,7 +440,7 @@ func runArgs(r Run) []any {
 		errText = r.Error
 	}
 	return []any{
-		r.ID, r.Mode, r.Start, val(r.End), r.Status, val(r.WindowLo), val(r.WindowHi),
+		r.ID, r.Mode, r.Start, orNull(r.End), r.Status, orNull(r.WindowLo), orNull(r.WindowHi),
 		r.Pages, r.APICalls, r.Retries, r.RateLimited,
 		r.Inserted, r.Updated, r.Unchanged, r.ChildRows, r.Rejected, errText,
 	}

@@ -21,7 +21,7 @@ import (
 // (stageKeys).
 func stage(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID string, now time.Time) error {
 	return stageWith(ctx, conn, b, runID, now, func(c driver.Conn) error {
-		return appendRows(ctx, c, "stage_conversations", 14, b.Conversations, conversationValues)
+		return appendRows(ctx, c, "stage_conversations", b.Conversations, conversationFields)
 	})
 }
 
@@ -40,7 +40,7 @@ func stageKeys(ctx context.Context, conn *sql.Conn, b *transform.Batch, newest [
 		if err != nil {
 			return fmt.Errorf("stage_conversations: %w", err)
 		}
-		err = eachOf(ctx, b.Conversations, newest, func(r transform.Conversation) error {
+		err = eachOf(ctx, b.Conversations, newest, func(r *transform.Conversation) error {
 			return a.AppendRow(r.ID, r.LastUpdatedTime)
 		})
 		if cerr := a.CloseWithCancel(ctx); cerr != nil && err == nil {
@@ -66,14 +66,16 @@ func stageWith(ctx context.Context, conn *sql.Conn, b *transform.Batch, runID st
 			return fmt.Errorf("driver connection is %T", dc)
 		}
 		return errors.Join(
-			appendRows(ctx, c, "stage_run", 2, []string{runID}, func(id string, v []driver.Value) { v[0], v[1] = id, now }),
+			appendTemp(ctx, c, "stage_run", 2, []string{runID}, func(id *string, v []driver.Value) { v[0], v[1] = *id, now }),
 			convs(c),
-			appendRows(ctx, c, "stage_contacts", len(contactFields), b.Contacts, contactValues),
-			appendRows(ctx, c, "stage_users", len(userFields), b.Users, userValues),
-			appendRows(ctx, c, "stage_bots", len(botFields), b.Bots, botValues),
-			appendRows(ctx, c, "stage_websites", len(websiteFields), b.Websites, websiteValues),
-			appendRows(ctx, c, "stage_audiences", len(audienceFields), b.Audiences, audienceValues),
-			appendRows(ctx, c, "stage_rejects", 3, b.Rejects, rejectValues),
+			appendRows(ctx, c, "stage_contacts", b.Contacts, contactFields),
+			appendRows(ctx, c, "stage_users", b.Users, userFields),
+			appendRows(ctx, c, "stage_bots", b.Bots, botFields),
+			appendRows(ctx, c, "stage_websites", b.Websites, websiteFields),
+			appendRows(ctx, c, "stage_audiences", b.Audiences, audienceFields),
+			appendTemp(ctx, c, "stage_rejects", 3, b.Rejects, func(r *transform.Reject, v []driver.Value) {
+				v[0], v[1], v[2] = orNull(r.ConversationID), r.Reason, r.Raw
+			}),
 		)
 	})
 	if err != nil {
@@ -126,7 +128,7 @@ func newestVersions(convs []transform.Conversation) []int {
 
 // eachOf calls f with the rows of rows at indexes (nil: every row) in order,
 // checking ctx every chunk so a huge batch stops soon.
-func eachOf[T any](ctx context.Context, rows []T, indexes []int, f func(T) error) error {
+func eachOf[T any](ctx context.Context, rows []T, indexes []int, f func(*T) error) error {
 	n := len(rows)
 	if indexes != nil {
 		n = len(indexes)
@@ -141,27 +143,11 @@ func eachOf[T any](ctx context.Context, rows []T, indexes []int, f func(T) error
 		if indexes != nil {
 			i = indexes[k]
 		}
-		if err := f(rows[i]); err != nil {
+		if err := f(&rows[i]); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// appendedColumns are the columns of TEMP table appended, which
-// sqlfiles.AppendConversations reads: conversations' up to raw, which is
-// VARCHAR.
-var appendedColumns = []struct {
-	name string
-	typ  duckdb.Type
-}{
-	{"id", duckdb.TYPE_VARCHAR}, {"creation_time", duckdb.TYPE_TIMESTAMP_TZ},
-	{"last_updated_time", duckdb.TYPE_TIMESTAMP_TZ}, {"last_interacted_time", duckdb.TYPE_TIMESTAMP_TZ},
-	{"initiated_by", duckdb.TYPE_VARCHAR}, {"status", duckdb.TYPE_VARCHAR},
-	{"contact_id", duckdb.TYPE_VARCHAR}, {"owner_id", duckdb.TYPE_VARCHAR},
-	{"bot_id", duckdb.TYPE_VARCHAR}, {"website_id", duckdb.TYPE_VARCHAR},
-	{"audience_id", duckdb.TYPE_VARCHAR}, {"answer_count", duckdb.TYPE_INTEGER},
-	{"booking_count", duckdb.TYPE_INTEGER}, {"raw", duckdb.TYPE_VARCHAR},
 }
 
 // appendConversations inserts the conversations of b at indexes newest
@@ -174,10 +160,12 @@ func appendConversations(ctx context.Context, conn *sql.Conn, b *transform.Batch
 		if !ok {
 			return fmt.Errorf("driver connection is %T", dc)
 		}
-		types := make([]duckdb.TypeInfo, len(appendedColumns))
-		names := make([]string, len(appendedColumns))
-		for i, col := range appendedColumns {
-			if types[i], err = duckdb.NewTypeInfo(col.typ); err != nil {
+		// The TEMP table appended, which sqlfiles.AppendConversations reads,
+		// has conversations' columns up to raw.
+		types := make([]duckdb.TypeInfo, len(conversationFields))
+		names := make([]string, len(conversationFields))
+		for i, col := range conversationFields {
+			if types[i], err = duckdb.NewTypeInfo(col.duck); err != nil {
 				return err
 			}
 			names[i] = col.name
@@ -191,13 +179,12 @@ func appendConversations(ctx context.Context, conn *sql.Conn, b *transform.Batch
 				err = cerr
 			}
 		}()
-		v := make([]driver.Value, len(appendedColumns))
-		return eachOf(ctx, b.Conversations, newest, func(r transform.Conversation) error {
+		v := make([]driver.Value, len(conversationFields))
+		return eachOf(ctx, b.Conversations, newest, func(r *transform.Conversation) error {
 			if touched != nil && !touched[r.ID] {
 				return nil
 			}
-			clear(v)
-			conversationValues(r, v)
+			fill(conversationFields, r, v)
 			return a.AppendRow(v...)
 		})
 	})
@@ -212,20 +199,20 @@ func appendConversations(ctx context.Context, conn *sql.Conn, b *transform.Batch
 // returns how many rows it wrote. Skipping the staging table saves a copy of
 // the largest part of a batch. A nil touched means every conversation of b.
 func appendChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, touched map[string]bool, runID string, now time.Time) (n int64, err error) {
-	answers := func(r transform.Answer, v []driver.Value) bool {
+	answers := func(r *transform.Answer, v []driver.Value) bool {
 		if touched != nil && !touched[r.ConversationID] {
 			return false
 		}
-		answerValues(r, v)
-		v[6], v[7] = now, runID
+		fill(answerFields, r, v)
+		v[len(answerFields)], v[len(answerFields)+1] = now, runID
 		return true
 	}
-	bookings := func(r transform.Booking, v []driver.Value) bool {
+	bookings := func(r *transform.Booking, v []driver.Value) bool {
 		if touched != nil && !touched[r.ConversationID] {
 			return false
 		}
-		bookingValues(r, v)
-		v[3], v[4] = now, runID
+		fill(bookingFields, r, v)
+		v[len(bookingFields)], v[len(bookingFields)+1] = now, runID
 		return true
 	}
 	err = conn.Raw(func(dc any) error {
@@ -233,11 +220,11 @@ func appendChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, tou
 		if !ok {
 			return fmt.Errorf("driver connection is %T", dc)
 		}
-		na, err := appendSome(ctx, c, "", "conversation_answers", 8, b.Answers, answers)
+		na, err := appendSome(ctx, c, "", "conversation_answers", len(answerFields)+2, b.Answers, answers)
 		if err != nil {
 			return err
 		}
-		nb, err := appendSome(ctx, c, "", "conversation_bookings", 5, b.Bookings, bookings)
+		nb, err := appendSome(ctx, c, "", "conversation_bookings", len(bookingFields)+2, b.Bookings, bookings)
 		n = na + nb
 		return err
 	})
@@ -247,10 +234,16 @@ func appendChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, tou
 	return n, nil
 }
 
-// appendRows appends rows to the TEMP table of n columns with the appender;
-// fill sets a row's values in the order of the table's columns.
-func appendRows[T any](ctx context.Context, c driver.Conn, table string, n int, rows []T, fill func(T, []driver.Value)) error {
-	_, err := appendSome(ctx, c, "temp", table, n, rows, func(r T, v []driver.Value) bool { fill(r, v); return true })
+// appendRows appends rows to the TEMP table of columns cols with the
+// appender.
+func appendRows[T any](ctx context.Context, c driver.Conn, table string, rows []T, cols []column[T]) error {
+	return appendTemp(ctx, c, table, len(cols), rows, func(r *T, v []driver.Value) { fill(cols, r, v) })
+}
+
+// appendTemp appends rows to the TEMP table of n columns with the appender;
+// set sets a row's values in the order of the table's columns.
+func appendTemp[T any](ctx context.Context, c driver.Conn, table string, n int, rows []T, set func(*T, []driver.Value)) error {
+	_, err := appendSome(ctx, c, "temp", table, n, rows, func(r *T, v []driver.Value) bool { set(r, v); return true })
 	return err
 }
 
@@ -258,7 +251,7 @@ func appendRows[T any](ctx context.Context, c driver.Conn, table string, n int, 
 // warehouse's, "temp" the session's TEMP tables) the rows that
 // fill accepts (it sets their values in column order, or returns false to
 // skip the row) and returns how many it appended.
-func appendSome[T any](ctx context.Context, c driver.Conn, catalog, table string, n int, rows []T, fill func(T, []driver.Value) bool) (appended int64, err error) {
+func appendSome[T any](ctx context.Context, c driver.Conn, catalog, table string, n int, rows []T, fill func(*T, []driver.Value) bool) (appended int64, err error) {
 	if len(rows) == 0 {
 		return 0, nil
 	}
@@ -272,7 +265,7 @@ func appendSome[T any](ctx context.Context, c driver.Conn, catalog, table string
 		}
 	}()
 	v := make([]driver.Value, n)
-	for i, r := range rows {
+	for i := range rows {
 		// Cancellation is checked every chunk so a huge batch stops soon.
 		if i%8192 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -280,7 +273,7 @@ func appendSome[T any](ctx context.Context, c driver.Conn, catalog, table string
 			}
 		}
 		clear(v)
-		if !fill(r, v) {
+		if !fill(&rows[i], v) {
 			continue
 		}
 		if err := a.AppendRow(v...); err != nil {
@@ -289,62 +282,4 @@ func appendSome[T any](ctx context.Context, c driver.Conn, catalog, table string
 		appended++
 	}
 	return appended, nil
-}
-
-// val is *p as an appender value, or untyped nil (SQL NULL) when p is nil:
-// the appender rejects typed nil pointers.
-func val[T any](p *T) driver.Value {
-	if p == nil {
-		return nil
-	}
-	return *p
-}
-
-func conversationValues(r transform.Conversation, v []driver.Value) {
-	v[0], v[1], v[2], v[3] = r.ID, r.CreationTime, r.LastUpdatedTime, val(r.LastInteractedTime)
-	v[4], v[5], v[6], v[7] = val(r.InitiatedBy), val(r.Status), val(r.ContactID), val(r.OwnerID)
-	v[8], v[9], v[10] = val(r.BotID), val(r.WebsiteID), val(r.AudienceID)
-	v[11], v[12], v[13] = r.AnswerCount, r.BookingCount, r.Raw
-}
-
-func answerValues(r transform.Answer, v []driver.Value) {
-	v[0], v[1], v[2] = r.ConversationID, r.Position, val(r.AnswerID)
-	v[3], v[4], v[5] = val(r.Question), val(r.InternalLabel), val(r.Value)
-}
-
-func bookingValues(r transform.Booking, v []driver.Value) {
-	v[0], v[1], v[2] = r.ConversationID, r.Position, r.BookingID
-}
-
-func contactValues(r transform.Contact, v []driver.Value) {
-	v[0], v[1], v[2], v[3] = r.ID, r.Deleted, val(r.CreationTime), val(r.LastUpdatedTime)
-	v[4], v[5], v[6] = val(r.LastInteractedTime), val(r.OwnerID), val(r.Status)
-	v[7], v[8], v[9], v[10] = val(r.FirstName), val(r.LastName), val(r.Email), val(r.Phone)
-	v[11], v[12], v[13] = val(r.MobilePhone), val(r.Salutation), val(r.JobTitle)
-	v[14], v[15], v[16] = val(r.Company), val(r.CompanySize), val(r.Employees)
-	v[17], v[18], v[19], v[20] = val(r.StreetAddress), val(r.City), val(r.State), val(r.PostCode)
-	v[21], v[22], v[23] = val(r.Country), val(r.Timezone), val(r.HasConsent)
-	v[24], v[25], v[26], v[27] = val(r.TermsOfService), val(r.BotID), val(r.Form), val(r.CustomFields)
-}
-
-func userValues(r transform.User, v []driver.Value) {
-	v[0], v[1], v[2], v[3] = r.ID, r.Deleted, val(r.FirstName), val(r.LastName)
-	v[4], v[5], v[6] = val(r.Email), val(r.Status), val(r.RoleName)
-	v[7], v[8] = val(r.Timezone), val(r.Teams)
-}
-
-func botValues(r transform.Bot, v []driver.Value) {
-	v[0], v[1], v[2] = r.ID, r.Deleted, val(r.Name)
-}
-
-func websiteValues(r transform.Website, v []driver.Value) {
-	v[0], v[1], v[2], v[3] = r.ID, r.Deleted, val(r.Name), val(r.URL)
-}
-
-func audienceValues(r transform.Audience, v []driver.Value) {
-	v[0], v[1], v[2] = r.ID, r.Deleted, val(r.Name)
-}
-
-func rejectValues(r transform.Reject, v []driver.Value) {
-	v[0], v[1], v[2] = val(r.ConversationID), r.Reason, r.Raw
 }

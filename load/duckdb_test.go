@@ -102,6 +102,29 @@ func TestOpenDuckDB_ErrorNamesThePath(t *testing.T) {
 	}
 }
 
+// TestOpenDuckDB_RefusesAnotherSchema: a warehouse file whose table lacks
+// a column the loader writes is refused at open, naming the table, before
+// any commit.
+func TestOpenDuckDB_RefusesAnotherSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "w.duckdb")
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE contacts (id VARCHAR, deleted BOOLEAN, synced_at TIMESTAMPTZ, run_id VARCHAR)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	d, err := load.OpenDuckDB(context.Background(), path, load.DuckDBOptions{})
+	if err == nil {
+		d.Close()
+		t.Fatal("OpenDuckDB opened a warehouse whose contacts lack columns")
+	}
+	if !strings.Contains(err.Error(), "open warehouse "+path) || !strings.Contains(err.Error(), "contacts") {
+		t.Errorf("error %q does not name the warehouse and the table", err)
+	}
+}
+
 // Keys are enforced by the loader, not by indexes (issue 5): no primary
 // key, unique constraint or index may exist on the warehouse tables.
 func TestOpenDuckDB_NoKeyIndexes(t *testing.T) {

@@ -184,7 +184,7 @@ func (p *Parquet) openDB(ctx context.Context) (err error) {
 	if _, err := p.conn.ExecContext(ctx, setup); err != nil {
 		return fmt.Errorf("create scratch schema: %w", err)
 	}
-	if p.cols, err = columns(ctx, p.conn); err != nil {
+	if p.cols, err = columns(ctx, p.conn, quote(work)); err != nil {
 		return err
 	}
 	if err := checkColumns(p.cols); err != nil {
@@ -239,9 +239,11 @@ func (p *Parquet) adoptPartition() error {
 }
 
 // columns lists every table's columns in schema order.
-func columns(ctx context.Context, conn *sql.Conn) (map[string][]string, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT table_name, column_name FROM information_schema.columns
-		WHERE table_catalog = '`+work+`' ORDER BY table_name, ordinal_position`)
+func columns(ctx context.Context, db interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, catalog string) (map[string][]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT table_name, column_name FROM information_schema.columns
+		WHERE table_catalog = `+catalog+` AND table_schema = 'main' ORDER BY table_name, ordinal_position`)
 	if err != nil {
 		return nil, fmt.Errorf("list columns: %w", err)
 	}

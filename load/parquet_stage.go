@@ -33,10 +33,10 @@ func stageChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch) erro
 		if !ok {
 			return fmt.Errorf("driver connection is %T", dc)
 		}
-		if err := appendAll(ctx, c, "pq_stage_answers", 6, b.Answers, answerValues); err != nil {
+		if err := appendAll(ctx, c, "pq_stage_answers", b.Answers, answerFields); err != nil {
 			return err
 		}
-		return appendAll(ctx, c, "pq_stage_bookings", 3, b.Bookings, bookingValues)
+		return appendAll(ctx, c, "pq_stage_bookings", b.Bookings, bookingFields)
 	})
 	if err != nil {
 		return fmt.Errorf("stage child rows: %w", err)
@@ -44,9 +44,9 @@ func stageChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch) erro
 	return nil
 }
 
-// appendAll appends every row to the table of n columns in the scratch
-// catalog; fill sets a row's values in column order.
-func appendAll[T any](ctx context.Context, c driver.Conn, table string, n int, rows []T, fill func(T, []driver.Value)) error {
-	_, err := appendSome(ctx, c, work, table, n, rows, func(r T, v []driver.Value) bool { fill(r, v); return true })
+// appendAll appends every row to the table of columns cols in the scratch
+// catalog.
+func appendAll[T any](ctx context.Context, c driver.Conn, table string, rows []T, cols []column[T]) error {
+	_, err := appendSome(ctx, c, work, table, len(cols), rows, func(r *T, v []driver.Value) bool { fill(cols, r, v); return true })
 	return err
 }
