@@ -76,8 +76,8 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 		return c, err
 	}
 	defer side.Close()
-	// Rows new to their tables are written from Go (parquet_direct.go),
-	// not staged, unless a partition they go to is full.
+	// Rows new to their tables are written from Go (parquet_direct.go), not
+	// staged.
 	var direct struct{ conversations, contacts bool }
 	if err := p.step(ctx, "direct", func() (err error) {
 		direct.conversations, direct.contacts, err = w.writeNew(ctx, b, now, run.ID, &c)
