@@ -61,10 +61,10 @@ func BenchmarkIngest(b *testing.B) {
 		ingest func(c driver.Conn) error
 	}{
 		{"appender", func(c driver.Conn) error {
-			if err := appendRows(ctx, c, "ic", 14, batch.Conversations, conversationValues); err != nil {
+			if err := appendRows(ctx, c, "ic", batch.Conversations, conversationFields); err != nil {
 				return err
 			}
-			return appendRows(ctx, c, "ia", 6, batch.Answers, answerValues)
+			return appendRows(ctx, c, "ia", batch.Answers, answerFields)
 		}},
 		{"arrow", func(c driver.Conn) error { return ingestArrow(ctx, c, batch) }},
 	} {
