@@ -374,8 +374,8 @@ func columnNames[R any](cols []column[R]) []string {
 	return names
 }
 
-// fill sets v to r's values in cols, for the appender.
-func fill[R any](cols []column[R], r *R, v []driver.Value) {
+// appenderValues sets v to r's values in cols, for the appender.
+func appenderValues[R any](cols []column[R], r *R, v []driver.Value) {
 	for i, c := range cols {
 		v[i] = c.value(r)
 	}

@@ -184,7 +184,7 @@ func appendConversations(ctx context.Context, conn *sql.Conn, b *transform.Batch
 			if touched != nil && !touched[r.ID] {
 				return nil
 			}
-			fill(conversationFields, r, v)
+			appenderValues(conversationFields, r, v)
 			return a.AppendRow(v...)
 		})
 	})
@@ -203,7 +203,7 @@ func appendChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, tou
 		if touched != nil && !touched[r.ConversationID] {
 			return false
 		}
-		fill(answerFields, r, v)
+		appenderValues(answerFields, r, v)
 		v[len(answerFields)], v[len(answerFields)+1] = now, runID
 		return true
 	}
@@ -211,7 +211,7 @@ func appendChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, tou
 		if touched != nil && !touched[r.ConversationID] {
 			return false
 		}
-		fill(bookingFields, r, v)
+		appenderValues(bookingFields, r, v)
 		v[len(bookingFields)], v[len(bookingFields)+1] = now, runID
 		return true
 	}
@@ -237,7 +237,7 @@ func appendChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, tou
 // appendRows appends rows to the TEMP table of columns cols with the
 // appender.
 func appendRows[T any](ctx context.Context, c driver.Conn, table string, rows []T, cols []column[T]) error {
-	return appendTemp(ctx, c, table, len(cols), rows, func(r *T, v []driver.Value) { fill(cols, r, v) })
+	return appendTemp(ctx, c, table, len(cols), rows, func(r *T, v []driver.Value) { appenderValues(cols, r, v) })
 }
 
 // appendTemp appends rows to the TEMP table of n columns with the appender;

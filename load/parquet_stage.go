@@ -47,6 +47,6 @@ func stageChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch) erro
 // appendAll appends every row to the table of columns cols in the scratch
 // catalog.
 func appendAll[T any](ctx context.Context, c driver.Conn, table string, rows []T, cols []column[T]) error {
-	_, err := appendSome(ctx, c, work, table, len(cols), rows, func(r *T, v []driver.Value) bool { fill(cols, r, v); return true })
+	_, err := appendSome(ctx, c, work, table, len(cols), rows, func(r *T, v []driver.Value) bool { appenderValues(cols, r, v); return true })
 	return err
 }
