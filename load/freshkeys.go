@@ -19,8 +19,8 @@ const maxFreshKeys = 4_000_000
 // rows loaded before it.
 //
 // Ids are kept as 64-bit hashes of table and id (sortedRuns, 8 bytes an
-// id). A hash two ids share
-// only sends a batch to the merge that reads the stored rows. Ids are kept
+// id). A hash two ids share only sends a batch to the merge that reads the
+// stored rows. Ids are kept
 // only once their commit has returned; after a commit whose outcome it
 // cannot know (the DuckDB sink: a failed COMMIT; the Parquet sink: any
 // failed commit), or past maxFreshKeys, the sink stops using them.

@@ -109,8 +109,8 @@ func (p *Parquet) commit(ctx context.Context, b *transform.Batch, st State, run 
 		for _, d := range []struct {
 			table string
 			n     int
-		}{{"contacts", len(staged.Contacts)}, {"users", len(b.Users)}, {"bots", len(b.Bots)},
-			{"websites", len(b.Websites)}, {"audiences", len(b.Audiences)}} {
+		}{{"contacts", len(staged.Contacts)}, {"users", len(staged.Users)}, {"bots", len(staged.Bots)},
+			{"websites", len(staged.Websites)}, {"audiences", len(staged.Audiences)}} {
 			if d.n == 0 {
 				continue
 			}
