@@ -32,7 +32,7 @@ func BenchmarkRun(b *testing.B) {
 // conversations and rows in the ceiling and every full sync, the whole
 // delta in the delta runs, and the minimum API calls.
 func TestRun(t *testing.T) {
-	rep, err := Run(context.Background(), Config{Conversations: 1000, Delta: 0.02, Parquet: true, Dir: t.TempDir()})
+	rep, err := Run(context.Background(), Config{Conversations: 1000, Delta: 0.02, Parquet: true, Split: true, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,8 +43,8 @@ func TestRun(t *testing.T) {
 	if c == nil || c.Conversations != 1000 || c.Rows <= 1000 {
 		t.Fatalf("ceiling: %+v", c)
 	}
-	if len(rep.Phases) != 11 {
-		t.Fatalf("got %d phases, want 11", len(rep.Phases))
+	if len(rep.Phases) != 13 {
+		t.Fatalf("got %d phases, want 13", len(rep.Phases))
 	}
 	for _, p := range rep.Phases {
 		switch {
@@ -53,7 +53,10 @@ func TestRun(t *testing.T) {
 			if p.Conversations != c.Conversations || p.Rows != c.Rows {
 				t.Errorf("%s: %d conversations, %d rows; the ceiling loaded %d, %d", p.Name, p.Conversations, p.Rows, c.Conversations, c.Rows)
 			}
-			if p.Bytes != rep.JSONBytes || p.APICalls == 0 || p.RateLimited != 0 || p.GoPeak <= 0 {
+			if p.NoRSS != (p.PeakRSS == 0 && p.GoPeak == 0) {
+				t.Errorf("%s: NoRSS %v with peak RSS %d and Go peak %d", p.Name, p.NoRSS, p.PeakRSS, p.GoPeak)
+			}
+			if p.NoRSS != strings.Contains(p.Name, "commits alone") || p.Bytes != rep.JSONBytes || p.RateLimited != 0 || (p.APICalls == 0) != strings.Contains(p.Name, "commits alone") {
 				t.Errorf("%s: %+v", p.Name, p)
 			}
 		default:

@@ -31,6 +31,9 @@ type Phase struct {
 	// since the process started).
 	PeakRSS  int64
 	RSSReset bool
+	// NoRSS marks a phase whose memory is not comparable (it holds a whole
+	// data set): its PeakRSS and GoPeak are 0 and printed as "-".
+	NoRSS bool
 	// GoPeak is the peak of the memory the Go runtime held during the
 	// phase: PeakRSS less it is about DuckDB's share.
 	GoPeak      int64
@@ -59,7 +62,9 @@ func (r *Report) Print(w io.Writer) {
 		speed, rss := "-", "-"
 		if c != nil && p.Full {
 			speed = fmt.Sprintf("%.2f", c.Elapsed.Seconds()/p.Elapsed.Seconds())
-			rss = fmt.Sprintf("%.2f", float64(p.PeakRSS)/float64(c.PeakRSS))
+			if !p.NoRSS {
+				rss = fmt.Sprintf("%.2f", float64(p.PeakRSS)/float64(c.PeakRSS))
+			}
 		}
 		fmt.Fprintf(w, "%-36s %9.2f %9.0f %10.0f %7s %10s %9s %9d %5d %9s %9s\n",
 			p.Name, p.Elapsed.Seconds(), p.perSecond(p.Conversations), p.perSecond(p.Rows), mbs,
@@ -68,7 +73,13 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nlargest peak RSS of a phase: %s (the simulator runs in another process unless in-process)\n", mib(r.MaxRSS))
 }
 
-func mib(n int64) string { return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20)) }
+// mib formats n bytes; 0 (not measured) is "-".
+func mib(n int64) string {
+	if n == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
+}
 
 // CompareDeltas writes each delta phase of large ("<sink>: delta k of n")
 // next to the phase of the same name in small (the same delta, on more
