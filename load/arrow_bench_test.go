@@ -2,8 +2,8 @@
 
 package load
 
-// The measurement behind the sink's path into DuckDB (README
-// "Performance"): the same rows inserted with the row appender, and as Arrow
+// The measurement behind the sink's path into DuckDB (bench/README.md,
+// "Measured and not done"): the same rows inserted with the row appender, and as Arrow
 // record batches through duckdb-go's Arrow interface, which needs the
 // duckdb_arrow build tag:
 //

@@ -33,7 +33,7 @@ type DuckDBOptions struct {
 // DefaultMemoryLimit is the DuckDB memory_limit of the sink unless
 // DuckDBOptions say otherwise. DuckDB's own default (80% of RAM) lets its
 // block cache, and so the process, grow with the warehouse; a commit of a
-// batch needs far less (see README "Performance").
+// batch needs far less (see bench/README.md).
 const DefaultMemoryLimit = "256MB"
 
 // CheckpointThreshold is the DuckDB checkpoint_threshold of the sink: the
@@ -41,7 +41,7 @@ const DefaultMemoryLimit = "256MB"
 // compresses the raw JSON). With DuckDB's 16MB a full load checkpointed
 // every few commits; at 256MB a full load of 200k took a quarter less time
 // at the same peak RSS, while 512MB and more raised it (see
-// README "Performance"). The cost is a log of up to that size on disk, to
+// bench/README.md). The cost is a log of up to that size on disk, to
 // replay after a crash; closing the warehouse checkpoints it.
 const CheckpointThreshold = "256MB"
 
@@ -53,7 +53,7 @@ const CheckpointThreshold = "256MB"
 // of 677 MiB. And a checkpoint reuses the metadata of unchanged row groups
 // (from 1.4), so the checkpoint that closes a 2,000-conversation delta took
 // 28-45 ms at both 200k and 1M conversations, against 50-63 ms and 55-132 ms
-// in 1.2's format (see README "Performance"). DuckDB 1.4 and later read the
+// in 1.2's format (see bench/README.md). DuckDB 1.4 and later read the
 // file. A file created before keeps its format.
 const StorageVersion = "v1.4.0"
 
