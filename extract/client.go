@@ -5,6 +5,7 @@
 package extract
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -297,7 +298,7 @@ func (c *Client) send(ctx context.Context, path string, q url.Values) (*response
 		return nil, err
 	}
 	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	body, err := readBody(res)
 	if err != nil {
 		return nil, fmt.Errorf("read response of %s: %w", path, err)
 	}
@@ -315,4 +316,16 @@ func (c *Client) send(ctx context.Context, path string, q url.Values) (*response
 func (c *Client) onRetry(err error, wait time.Duration) {
 	c.stats.retries.Add(1)
 	c.log.Warn("oncehub request failed, retrying", "error", err, "wait", wait)
+}
+
+// readBody reads res's body, up to maxBody, into a buffer of the size the
+// response announced: io.ReadAll grows its buffer from 512 bytes, which
+// allocated twice the body and copied it several times.
+func readBody(res *http.Response) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := res.ContentLength; n > 0 && n <= maxBody {
+		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead free to read EOF
+	}
+	_, err := buf.ReadFrom(io.LimitReader(res.Body, maxBody))
+	return buf.Bytes(), err
 }

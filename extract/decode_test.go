@@ -5,6 +5,8 @@ import (
 	stdjson "encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -351,3 +353,32 @@ func generatedPage(n int) []byte {
 	}
 	return []byte(`{"object":"list","data":[` + strings.Join(items, ",") + `],"has_more":true}`)
 }
+
+// readBody reads a body whose size the response announces into one buffer
+// (io.ReadAll grew its buffer from 512 bytes: twice the body in allocations,
+// in a dozen steps), reads one without a size whole, and cuts any at maxBody.
+func TestReadBody(t *testing.T) {
+	body := bytes.Repeat([]byte(`{"id":"CVR-1"},`), 11_000) // a page's size
+	for _, n := range []int64{int64(len(body)), -1} {
+		res := &http.Response{Body: io.NopCloser(bytes.NewReader(body)), ContentLength: n}
+		got, err := readBody(res)
+		if err != nil || !bytes.Equal(got, body) {
+			t.Fatalf("content length %d: read %d bytes, err %v; want the %d sent", n, len(got), err, len(body))
+		}
+	}
+	allocs := testing.AllocsPerRun(10, func() {
+		_, _ = readBody(&http.Response{Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body))})
+	})
+	if allocs > 5 { // the response's reader and body, the limit, one buffer
+		t.Errorf("%v allocations to read a body of announced size", allocs)
+	}
+	long := &http.Response{Body: io.NopCloser(io.LimitReader(zeros{}, maxBody+1)), ContentLength: maxBody + 1}
+	got, err := readBody(long)
+	if err != nil || len(got) != maxBody {
+		t.Errorf("a body past maxBody: read %d bytes, err %v; want %d", len(got), err, maxBody)
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
