@@ -38,9 +38,9 @@ type Config struct {
 	// Parquet adds the Parquet phases.
 	Parquet bool
 	// Split adds the split phases (split.go): the sync from captured pages
-	// timed in two halves, decoding into memory, then committing from it.
-	// They hold every batch in memory at once (about 3 GB at 1M
-	// conversations).
+	// timed in two halves, decoding alone, then committing batches decoded
+	// beforehand. The second holds every batch in memory at once (about 3 GB
+	// at 1M conversations).
 	Split bool
 	// Seed of the generated data; default 1.
 	Seed uint64

@@ -56,7 +56,7 @@ func (b *bencher) split(ctx context.Context, spec SimSpec, url string) error {
 	}
 	return b.phase("duckdb: commits alone, from memory", func(p *Phase) error {
 		p.NoRSS, p.Full = true, true
-		d, err := load.OpenDuckDB(ctx, filepath.Join(b.dir, "split.duckdb"), load.DuckDBOptions{MemoryLimit: b.cfg.MemoryLimit})
+		d, closeD, err := duckSink(filepath.Join(b.dir, "split.duckdb"), b.cfg.MemoryLimit)(ctx)
 		if err != nil {
 			return err
 		}
@@ -64,13 +64,13 @@ func (b *bencher) split(ctx context.Context, spec SimSpec, url string) error {
 		for i, c := range hold.calls {
 			n, err := d.Commit(ctx, c.batch, c.state, c.run)
 			if err != nil {
-				return errors.Join(err, d.Close())
+				return errors.Join(err, closeD())
 			}
 			run.Counts.Add(n)
 			hold.calls[i] = commitCall{} // freed as it goes, as a sync would
 		}
 		p.Conversations = run.Inserted + run.Updated + run.Unchanged
 		p.Rows = run.Inserted + run.Updated + run.ChildRows
-		return d.Close()
+		return closeD()
 	})
 }
