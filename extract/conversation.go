@@ -45,36 +45,73 @@ type Answer struct {
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (a *Answer) UnmarshalJSON(b []byte) error {
-	var aux struct {
-		ID            string          `json:"id"`
-		InternalLabel *string         `json:"internal_label"`
-		Question      string          `json:"question"`
-		Value         json.RawMessage `json:"value"`
-	}
+	var aux answerJSON
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
 	}
-	a.ID, a.InternalLabel, a.Question = aux.ID, aux.InternalLabel, aux.Question
-	a.Value = nil
-	switch v := bytes.TrimSpace(aux.Value); {
-	case len(v) == 0 || string(v) == "null":
-	case v[0] == '"':
-		var s string
-		if err := json.Unmarshal(v, &s); err != nil {
-			return fmt.Errorf("answer %s value: %w", aux.ID, err)
+	*a = aux.answer()
+	return nil
+}
+
+// answerJSON is an Answer as the API sends it. A conversation decodes its
+// answers as answerJSON: only the value needs a method of its own.
+type answerJSON struct {
+	ID            string    `json:"id"`
+	InternalLabel *string   `json:"internal_label"`
+	Question      string    `json:"question"`
+	Value         jsonValue `json:"value"`
+}
+
+func (a answerJSON) answer() Answer {
+	return Answer{ID: a.ID, InternalLabel: a.InternalLabel, Question: a.Question, Value: a.Value.text}
+}
+
+// jsonValue is a string, or the JSON text of a value of another type; nil
+// for null.
+type jsonValue struct{ text *string }
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (v *jsonValue) UnmarshalJSON(b []byte) error {
+	v.text = nil
+	switch b = bytes.TrimSpace(b); {
+	case len(b) == 0 || string(b) == "null":
+	case b[0] == '"':
+		s, err := jsonString(b)
+		if err != nil {
+			return err
 		}
-		a.Value = &s
+		v.text = &s
 	default:
-		s := string(v)
-		a.Value = &s
+		s := string(b)
+		v.text = &s
 	}
 	return nil
+}
+
+// jsonString decodes a JSON string literal, without the decoder when it has
+// no escapes (the hot path: ids, times, answers).
+func jsonString(b []byte) (string, error) {
+	if len(b) >= 2 && b[0] == '"' && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
+		return string(b[1 : len(b)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
 }
 
 // UnmarshalJSON implements json.Unmarshaler. It fails only when the item is
 // not a JSON object or a field has a type no quirk explains; the caller keeps
 // such an item as a reject with the returned reason.
 func (c *Conversation) UnmarshalJSON(b []byte) error {
+	if err := c.decode(b); err != nil {
+		return err
+	}
+	c.Raw = string(b)
+	return nil
+}
+
+// decode is UnmarshalJSON but for Raw, which it leaves empty.
+func (c *Conversation) decode(b []byte) error {
 	var aux struct {
 		ID                   string        `json:"id"`
 		Object               string        `json:"object"`
@@ -89,7 +126,7 @@ func (c *Conversation) UnmarshalJSON(b []byte) error {
 		Bot                  Ref[Bot]      `json:"bot"`
 		Website              Ref[Website]  `json:"website"`
 		Audience             Ref[Audience] `json:"audience"`
-		Answers              []Answer      `json:"answers"`
+		Answers              []answerJSON  `json:"answers"`
 		Bookings             []*string     `json:"bookings"`
 	}
 	if err := json.Unmarshal(b, &aux); err != nil {
@@ -108,11 +145,15 @@ func (c *Conversation) UnmarshalJSON(b []byte) error {
 		Bot:                aux.Bot,
 		Website:            aux.Website,
 		Audience:           aux.Audience,
-		Answers:            aux.Answers,
-		Raw:                string(b),
 	}
 	if c.LastInteractedTime.IsZero() {
 		c.LastInteractedTime = aux.LastInteractedTimeSp
+	}
+	if aux.Answers != nil {
+		c.Answers = make([]Answer, len(aux.Answers))
+		for i, a := range aux.Answers {
+			c.Answers[i] = a.answer()
+		}
 	}
 	for _, id := range aux.Bookings {
 		if id != nil && *id != "" {
@@ -169,10 +210,8 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		t.Time = unixTime(f)
 		return nil
 	}
-	var s string
-	if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b, '\\') < 0 {
-		s = string(b[1 : len(b)-1]) // no escapes: skip the decoder (hot path)
-	} else if err := json.Unmarshal(b, &s); err != nil {
+	s, err := jsonString(b)
+	if err != nil {
 		return err
 	}
 	s = strings.TrimSpace(s)
@@ -199,7 +238,7 @@ func unixTime(f float64) time.Time {
 // Ref is an expandable field: the API sends an id string, the expanded object,
 // null, or the redacted form of a deleted object ({id, object, deleted}).
 // ID is set in every form but null; Obj only when the object was expanded.
-type Ref[T any] struct {
+type Ref[T Object] struct {
 	ID      string
 	Deleted bool
 	Obj     *T
@@ -213,79 +252,97 @@ func (r *Ref[T]) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || string(b) == "null":
 		return nil
 	case b[0] == '"':
-		return json.Unmarshal(b, &r.ID)
+		id, err := jsonString(b)
+		r.ID = id
+		return err
 	case b[0] != '{':
 		return fmt.Errorf("expandable field: want id, object or null, got %.40s", b)
 	}
-	var head struct {
-		ID      string `json:"id"`
-		Deleted bool   `json:"deleted"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil {
+	obj := new(T)
+	if err := json.Unmarshal(b, obj); err != nil {
 		return err
 	}
-	r.ID, r.Deleted = head.ID, head.Deleted
-	if head.Deleted {
-		return nil
+	h := (*obj).head()
+	r.ID, r.Deleted = h.ID, h.Deleted
+	if !h.Deleted {
+		r.Obj = obj
 	}
-	r.Obj = new(T)
-	return json.Unmarshal(b, r.Obj)
+	return nil
 }
 
-// Contact is an expanded contact (`CTC-`). Optional fields are pointers: nil
-// is the API's null (or "", which the API sends for null in places).
+// Head is what an expanded object and its redacted deleted form have in
+// common: the id, and whether the object is deleted. Each object type
+// embeds it, so one pass decodes both.
+type Head struct {
+	ID      string `json:"id"`
+	Deleted bool   `json:"deleted"`
+}
+
+func (h Head) head() Head { return h }
+
+// Object is the type of an expandable object: one that embeds Head.
+type Object interface{ head() Head }
+
+// Contact is an expanded contact (`CTC-`). A string field is "" for the
+// API's null as for "", which the API sends for null in places; the other
+// optional fields are pointers, nil for null.
 type Contact struct {
+	Head
 	CreationTime       Time            `json:"creation_time"`
 	LastUpdatedTime    Time            `json:"last_updated_time"`
 	LastInteractedTime Time            `json:"last_interacted_time"`
-	Owner              *string         `json:"owner"`
-	Status             *string         `json:"status"`
-	City               *string         `json:"city"`
-	CompanySize        *string         `json:"company_size"`
-	Company            *string         `json:"company"`
-	Country            *string         `json:"country"`
-	Email              *string         `json:"email"`
+	Owner              string          `json:"owner"`
+	Status             string          `json:"status"`
+	City               string          `json:"city"`
+	CompanySize        string          `json:"company_size"`
+	Company            string          `json:"company"`
+	Country            string          `json:"country"`
+	Email              string          `json:"email"`
 	Employees          *int64          `json:"employees"`
-	FirstName          *string         `json:"first_name"`
+	FirstName          string          `json:"first_name"`
 	HasConsent         *bool           `json:"has_consent"`
-	JobTitle           *string         `json:"job_title"`
-	LastName           *string         `json:"last_name"`
-	MobilePhone        *string         `json:"mobile_phone"`
-	Phone              *string         `json:"phone"`
-	PostCode           *string         `json:"post_code"`
-	Salutation         *string         `json:"salutation"`
-	State              *string         `json:"state"`
-	StreetAddress      *string         `json:"street_address"`
+	JobTitle           string          `json:"job_title"`
+	LastName           string          `json:"last_name"`
+	MobilePhone        string          `json:"mobile_phone"`
+	Phone              string          `json:"phone"`
+	PostCode           string          `json:"post_code"`
+	Salutation         string          `json:"salutation"`
+	State              string          `json:"state"`
+	StreetAddress      string          `json:"street_address"`
 	TermsOfService     *bool           `json:"terms_of_sevice"` // sic: the API's spelling
-	Timezone           *string         `json:"timezone"`
-	Bot                *string         `json:"bot"`
-	Form               *string         `json:"form"`
+	Timezone           string          `json:"timezone"`
+	Bot                string          `json:"bot"`
+	Form               string          `json:"form"`
 	CustomFields       json.RawMessage `json:"custom_fields"`
 }
 
 // User is an expanded user (`USR-`), a conversation's owner.
 type User struct {
-	FirstName *string  `json:"first_name"`
-	LastName  *string  `json:"last_name"`
-	Email     *string  `json:"email"`
-	Status    *string  `json:"status"`
-	RoleName  *string  `json:"role_name"`
-	Timezone  *string  `json:"timezone"`
+	Head
+	FirstName string   `json:"first_name"`
+	LastName  string   `json:"last_name"`
+	Email     string   `json:"email"`
+	Status    string   `json:"status"`
+	RoleName  string   `json:"role_name"`
+	Timezone  string   `json:"timezone"`
 	Teams     []string `json:"teams"`
 }
 
 // Bot is an expanded chatbot (`BOT-`).
 type Bot struct {
-	Name *string `json:"name"`
+	Head
+	Name string `json:"name"`
 }
 
 // Website is an expanded website (`WEB-`).
 type Website struct {
-	Name *string `json:"name"`
-	URL  *string `json:"url"`
+	Head
+	Name string `json:"name"`
+	URL  string `json:"url"`
 }
 
 // Audience is an expanded audience (`AUD-`).
 type Audience struct {
-	Name *string `json:"name"`
+	Head
+	Name string `json:"name"`
 }

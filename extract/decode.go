@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unsafe"
 
 	json "github.com/goccy/go-json"
 )
@@ -43,13 +44,18 @@ func decodePage(body []byte) (Page, envelope, error) {
 }
 
 // decodeConversation decodes and validates one item. Its error is the
-// reject reason: it names the field and the value at fault.
+// reject reason: it names the field and the value at fault. The
+// conversation's Raw shares raw's bytes, which must not change afterwards:
+// a copy would allocate each page a second time.
 func decodeConversation(raw []byte) (Conversation, error) {
 	var c Conversation
 	// Calling the method directly skips a second scan of an item the
 	// envelope decode has already checked to be valid JSON.
-	if err := c.UnmarshalJSON(raw); err != nil {
+	if err := c.decode(raw); err != nil {
 		return Conversation{}, diagnose(raw, err)
+	}
+	if len(raw) > 0 {
+		c.Raw = unsafe.String(&raw[0], len(raw))
 	}
 	if err := c.Validate(); err != nil {
 		return Conversation{}, err

@@ -70,7 +70,7 @@ func TestDecodePage_Golden(t *testing.T) {
 
 	// The quirks of the example, spelled out.
 	first, second, third := p.Conversations[0], p.Conversations[1], p.Conversations[2]
-	if first.Contact.Obj == nil || first.Contact.ID != "CTC-5HN2WQ8ZKD" || *first.Contact.Obj.Salutation != "website visitor" {
+	if first.Contact.Obj == nil || first.Contact.ID != "CTC-5HN2WQ8ZKD" || first.Contact.Obj.Salutation != "website visitor" {
 		t.Errorf("expanded contact = %+v", first.Contact)
 	}
 	if third.Contact.ID != "CTC-Q8MZ2RT0YV" || !third.Contact.Deleted || third.Contact.Obj != nil {
@@ -111,7 +111,7 @@ func TestConversation_UnmarshalJSON_Quirks(t *testing.T) {
 		}},
 		{"ExpandableAsObject", `"owner":{"object":"user","id":"USR-1","first_name":"Ann","teams":null}`, func(t *testing.T, c Conversation) {
 			want(t, c.Owner.ID, "USR-1")
-			want(t, *c.Owner.Obj.FirstName, "Ann")
+			want(t, c.Owner.Obj.FirstName, "Ann")
 		}},
 		{"ExpandableAsNull", `"audience":null,"bot":null`, func(t *testing.T, c Conversation) {
 			want(t, c.Audience, Ref[Audience]{})
@@ -176,7 +176,7 @@ func TestConversation_UnmarshalJSON_Quirks(t *testing.T) {
 		}},
 		{"ContactQuirks", `"contact":{"id":"CTC-1","object":"contact","last_interacted_time":"","terms_of_sevice":null,"employees":12,"custom_fields":null,"bot":"BOT-1","form":null}`, func(t *testing.T, c Conversation) {
 			o := c.Contact.Obj
-			want(t, o.LastInteractedTime.IsZero() && o.TermsOfService == nil && *o.Employees == 12 && *o.Bot == "BOT-1" && o.Form == nil, true)
+			want(t, o.LastInteractedTime.IsZero() && o.TermsOfService == nil && *o.Employees == 12 && o.Bot == "BOT-1" && o.Form == "", true)
 		}},
 	}
 	for _, tt := range tests {

@@ -6,47 +6,51 @@ import (
 	"github.com/convsync/convsync/extract"
 )
 
-// dims collects the dimension rows of a batch, one per id, in first-seen
+// dims collects the expanded objects of a batch, one per id, in first-seen
 // order. A full object replaces an earlier one; the redacted deleted form
-// only fills an id not seen in full, so it never hides attributes.
+// only fills an id not seen in full, so it never hides attributes. Rows are
+// made at the end, once per id: an owner is expanded in each of its
+// conversations.
 type dims struct {
-	contacts  keyed[Contact]
-	users     keyed[User]
-	bots      keyed[Bot]
-	websites  keyed[Website]
-	audiences keyed[Audience]
+	contacts  keyed[extract.Contact]
+	users     keyed[extract.User]
+	bots      keyed[extract.Bot]
+	websites  keyed[extract.Website]
+	audiences keyed[extract.Audience]
 }
 
 func (d *dims) add(c *extract.Conversation) {
-	addRef(&d.contacts, c.Contact, contactRow)
-	addRef(&d.users, c.Owner, userRow)
-	addRef(&d.bots, c.Bot, func(id string, o *extract.Bot) Bot { return Bot{ID: id, Name: nonEmptyPtr(o.Name)} })
-	addRef(&d.websites, c.Website, func(id string, o *extract.Website) Website {
-		return Website{ID: id, Name: nonEmptyPtr(o.Name), URL: nonEmptyPtr(o.URL)}
+	d.contacts.add(c.Contact)
+	d.users.add(c.Owner)
+	d.bots.add(c.Bot)
+	d.websites.add(c.Website)
+	d.audiences.add(c.Audience)
+}
+
+func (d *dims) fill(b *Batch, p *ptrs) {
+	b.Contacts = rows(&d.contacts, p, contactRow)
+	b.Users = rows(&d.users, p, userRow)
+	b.Bots = rows(&d.bots, p, func(id string, o *extract.Bot, p *ptrs) Bot { return Bot{ID: id, Name: p.str(o.Name)} })
+	b.Websites = rows(&d.websites, p, func(id string, o *extract.Website, p *ptrs) Website {
+		return Website{ID: id, Name: p.str(o.Name), URL: p.str(o.URL)}
 	})
-	addRef(&d.audiences, c.Audience, func(id string, o *extract.Audience) Audience {
-		return Audience{ID: id, Name: nonEmptyPtr(o.Name)}
+	b.Audiences = rows(&d.audiences, p, func(id string, o *extract.Audience, p *ptrs) Audience {
+		return Audience{ID: id, Name: p.str(o.Name)}
 	})
 }
 
-func (d *dims) fill(b *Batch) {
-	b.Contacts = d.contacts.rows
-	b.Users = d.users.rows
-	b.Bots = d.bots.rows
-	b.Websites = d.websites.rows
-	b.Audiences = d.audiences.rows
-}
-
-// keyed is a list of rows with at most one row per id.
-type keyed[R any] struct {
-	rows []R
+// keyed holds the object of each id: the last full one, or nil when only
+// the deleted form was seen.
+type keyed[T extract.Object] struct {
+	ids  []string
+	objs []*T
 	at   map[string]int
 }
 
-// addRef adds the row for an expandable field that was expanded, in full or
-// in its deleted form. An id-only reference adds nothing: there is nothing
-// to know about the object beyond its id.
-func addRef[T, R any](k *keyed[R], ref extract.Ref[T], row func(string, *T) R) {
+// add adds an expandable field that was expanded, in full or in its deleted
+// form. An id-only reference adds nothing: there is nothing to know about
+// the object beyond its id.
+func (k *keyed[T]) add(ref extract.Ref[T]) {
 	if ref.ID == "" || (ref.Obj == nil && !ref.Deleted) {
 		return
 	}
@@ -55,15 +59,29 @@ func addRef[T, R any](k *keyed[R], ref extract.Ref[T], row func(string, *T) R) {
 	}
 	i, seen := k.at[ref.ID]
 	switch {
-	case ref.Obj != nil && seen:
-		k.rows[i] = row(ref.ID, ref.Obj)
-	case ref.Obj != nil:
-		k.at[ref.ID] = len(k.rows)
-		k.rows = append(k.rows, row(ref.ID, ref.Obj))
 	case !seen:
-		k.at[ref.ID] = len(k.rows)
-		k.rows = append(k.rows, deletedRow[R](ref.ID))
+		k.at[ref.ID] = len(k.ids)
+		k.ids = append(k.ids, ref.ID)
+		k.objs = append(k.objs, ref.Obj)
+	case ref.Obj != nil:
+		k.objs[i] = ref.Obj
 	}
+}
+
+// rows makes the row of each id of k, with row for a full object.
+func rows[T extract.Object, R any](k *keyed[T], p *ptrs, row func(string, *T, *ptrs) R) []R {
+	if len(k.ids) == 0 {
+		return nil
+	}
+	out := make([]R, len(k.ids))
+	for i, id := range k.ids {
+		if k.objs[i] == nil {
+			out[i] = deletedRow[R](id)
+		} else {
+			out[i] = row(id, k.objs[i], p)
+		}
+	}
+	return out
 }
 
 // deletedRow is the row of an object known only by its redacted deleted form.
@@ -84,53 +102,52 @@ func deletedRow[R any](id string) R {
 	return r
 }
 
-func contactRow(id string, c *extract.Contact) Contact {
+func contactRow(id string, c *extract.Contact, p *ptrs) Contact {
 	return Contact{
 		ID:                 id,
-		CreationTime:       timePtr(c.CreationTime),
-		LastUpdatedTime:    timePtr(c.LastUpdatedTime),
-		LastInteractedTime: timePtr(c.LastInteractedTime),
-		OwnerID:            nonEmptyPtr(c.Owner),
-		Status:             nonEmptyPtr(c.Status),
-		FirstName:          nonEmptyPtr(c.FirstName),
-		LastName:           nonEmptyPtr(c.LastName),
-		Email:              nonEmptyPtr(c.Email),
-		Phone:              nonEmptyPtr(c.Phone),
-		MobilePhone:        nonEmptyPtr(c.MobilePhone),
-		Salutation:         nonEmptyPtr(c.Salutation),
-		JobTitle:           nonEmptyPtr(c.JobTitle),
-		Company:            nonEmptyPtr(c.Company),
-		CompanySize:        nonEmptyPtr(c.CompanySize),
+		CreationTime:       p.time(c.CreationTime),
+		LastUpdatedTime:    p.time(c.LastUpdatedTime),
+		LastInteractedTime: p.time(c.LastInteractedTime),
+		OwnerID:            p.str(c.Owner),
+		Status:             p.str(c.Status),
+		FirstName:          p.str(c.FirstName),
+		LastName:           p.str(c.LastName),
+		Email:              p.str(c.Email),
+		Phone:              p.str(c.Phone),
+		MobilePhone:        p.str(c.MobilePhone),
+		Salutation:         p.str(c.Salutation),
+		JobTitle:           p.str(c.JobTitle),
+		Company:            p.str(c.Company),
+		CompanySize:        p.str(c.CompanySize),
 		Employees:          c.Employees,
-		StreetAddress:      nonEmptyPtr(c.StreetAddress),
-		City:               nonEmptyPtr(c.City),
-		State:              nonEmptyPtr(c.State),
-		PostCode:           nonEmptyPtr(c.PostCode),
-		Country:            nonEmptyPtr(c.Country),
-		Timezone:           nonEmptyPtr(c.Timezone),
+		StreetAddress:      p.str(c.StreetAddress),
+		City:               p.str(c.City),
+		State:              p.str(c.State),
+		PostCode:           p.str(c.PostCode),
+		Country:            p.str(c.Country),
+		Timezone:           p.str(c.Timezone),
 		HasConsent:         c.HasConsent,
 		TermsOfService:     c.TermsOfService,
-		BotID:              nonEmptyPtr(c.Bot),
-		Form:               nonEmptyPtr(c.Form),
-		CustomFields:       jsonText(c.CustomFields),
+		BotID:              p.str(c.Bot),
+		Form:               p.str(c.Form),
+		CustomFields:       p.json(c.CustomFields),
 	}
 }
 
-func userRow(id string, u *extract.User) User {
+func userRow(id string, u *extract.User, p *ptrs) User {
 	var teams *string
 	if u.Teams != nil {
 		b, _ := json.Marshal(u.Teams) // a []string always marshals
-		s := string(b)
-		teams = &s
+		teams = p.strs.ptr(string(b))
 	}
 	return User{
 		ID:        id,
-		FirstName: nonEmptyPtr(u.FirstName),
-		LastName:  nonEmptyPtr(u.LastName),
-		Email:     nonEmptyPtr(u.Email),
-		Status:    nonEmptyPtr(u.Status),
-		RoleName:  nonEmptyPtr(u.RoleName),
-		Timezone:  nonEmptyPtr(u.Timezone),
+		FirstName: p.str(u.FirstName),
+		LastName:  p.str(u.LastName),
+		Email:     p.str(u.Email),
+		Status:    p.str(u.Status),
+		RoleName:  p.str(u.RoleName),
+		Timezone:  p.str(u.Timezone),
 		Teams:     teams,
 	}
 }

@@ -3,8 +3,10 @@ package transform_test
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,7 +16,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
-func decodePage(t *testing.T, name string) []extract.Conversation {
+func decodePage(t testing.TB, name string) []extract.Conversation {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
@@ -101,7 +103,7 @@ func TestFlatten_NewestVersionWins(t *testing.T) {
 func TestFlatten_DeletedDimensionNeverHidesFullObject(t *testing.T) {
 	name := "Ada"
 	full := conv("CVR-1", "2025-01-01T00:00:00Z")
-	full.Contact = extract.Ref[extract.Contact]{ID: "CTC-1", Obj: &extract.Contact{FirstName: &name}}
+	full.Contact = extract.Ref[extract.Contact]{ID: "CTC-1", Obj: &extract.Contact{FirstName: name}}
 	del := conv("CVR-2", "2025-01-01T00:00:00Z")
 	del.Contact = extract.Ref[extract.Contact]{ID: "CTC-1", Deleted: true}
 	idOnly := conv("CVR-3", "2025-01-01T00:00:00Z")
@@ -118,6 +120,26 @@ func TestFlatten_DeletedDimensionNeverHidesFullObject(t *testing.T) {
 	b := transform.Flatten([]extract.Conversation{del}, nil)
 	if len(b.Contacts) != 1 || !b.Contacts[0].Deleted || b.Contacts[0].FirstName != nil {
 		t.Errorf("deleted-only contact = %+v, want an id-only deleted row", b.Contacts)
+	}
+}
+
+// An object expanded in several conversations of a batch gives one row,
+// of its last full form, in the place of its first occurrence.
+func TestFlatten_LastFullObjectWins(t *testing.T) {
+	withOwner := func(id, owner, name string) extract.Conversation {
+		c := conv(id, "2025-01-01T00:00:00Z")
+		c.Owner = extract.Ref[extract.User]{ID: owner, Obj: &extract.User{FirstName: name}}
+		return c
+	}
+	b := transform.Flatten([]extract.Conversation{
+		withOwner("CVR-1", "USR-1", "Ann"), withOwner("CVR-2", "USR-2", "Bo"), withOwner("CVR-3", "USR-1", "Anna"),
+	}, nil)
+	var got []string
+	for _, u := range b.Users {
+		got = append(got, u.ID+"="+*u.FirstName)
+	}
+	if want := "USR-1=Anna USR-2=Bo"; strings.Join(got, " ") != want {
+		t.Errorf("users = %v, want %s", got, want)
 	}
 }
 
@@ -142,5 +164,27 @@ func TestFlatten_RejectsKept(t *testing.T) {
 	b := transform.Flatten(nil, []extract.Reject{{ID: "CVR-9", Reason: "last_updated_time: invalid time", Raw: json.RawMessage(`{"id":"CVR-9"}`)}})
 	if len(b.Rejects) != 1 || *b.Rejects[0].ConversationID != "CVR-9" || b.Rejects[0].Raw != `{"id":"CVR-9"}` {
 		t.Errorf("rejects = %+v", b.Rejects)
+	}
+}
+
+// BenchmarkFlatten flattens a batch of 5,000 conversations made from the
+// reference page: each with its own contact, the owners shared, as in a
+// batch from the API.
+func BenchmarkFlatten(b *testing.B) {
+	page := decodePage(b, "conversations-list-page.json")
+	convs := make([]extract.Conversation, 5000)
+	for i := range convs {
+		c := page[i%len(page)]
+		c.ID = fmt.Sprintf("CVR-%010d", i)
+		if c.Contact.Obj != nil {
+			c.Contact.ID = fmt.Sprintf("CTC-%010d", i)
+		}
+		convs[i] = c
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if got := transform.Flatten(convs, nil); len(got.Conversations) != len(convs) {
+			b.Fatalf("%d conversation rows, want %d", len(got.Conversations), len(convs))
+		}
 	}
 }
