@@ -109,6 +109,9 @@ func TestConversation_UnmarshalJSON_Quirks(t *testing.T) {
 		{"ExpandableAsID", `"contact":"CTC-1"`, func(t *testing.T, c Conversation) {
 			want(t, c.Contact, Ref[Contact]{ID: "CTC-1"})
 		}},
+		{"ExpandableAsEscapedID", `"bot":"BOT-\u0031\"x"`, func(t *testing.T, c Conversation) {
+			want(t, c.Bot, Ref[Bot]{ID: `BOT-1"x`})
+		}},
 		{"ExpandableAsObject", `"owner":{"object":"user","id":"USR-1","first_name":"Ann","teams":null}`, func(t *testing.T, c Conversation) {
 			want(t, c.Owner.ID, "USR-1")
 			want(t, c.Owner.Obj.FirstName, "Ann")
