@@ -199,12 +199,14 @@ func appendConversations(ctx context.Context, conn *sql.Conn, b *transform.Batch
 // returns how many rows it wrote. Skipping the staging table saves a copy of
 // the largest part of a batch. A nil touched means every conversation of b.
 func appendChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, touched map[string]bool, runID string, now time.Time) (n int64, err error) {
+	// The lineage is boxed once, not for each of a batch's rows.
+	synced, run := driver.Value(now), driver.Value(runID)
 	answers := func(r *transform.Answer, v []driver.Value) bool {
 		if touched != nil && !touched[r.ConversationID] {
 			return false
 		}
 		appenderValues(answerFields, r, v)
-		v[len(answerFields)], v[len(answerFields)+1] = now, runID
+		v[len(answerFields)], v[len(answerFields)+1] = synced, run
 		return true
 	}
 	bookings := func(r *transform.Booking, v []driver.Value) bool {
@@ -212,7 +214,7 @@ func appendChildren(ctx context.Context, conn *sql.Conn, b *transform.Batch, tou
 			return false
 		}
 		appenderValues(bookingFields, r, v)
-		v[len(bookingFields)], v[len(bookingFields)+1] = now, runID
+		v[len(bookingFields)], v[len(bookingFields)+1] = synced, run
 		return true
 	}
 	err = conn.Raw(func(dc any) error {
