@@ -119,15 +119,15 @@ func (c *Conversation) decode(b []byte) error {
 		LastUpdatedTime      Time          `json:"last_updated_time"`
 		LastInteractedTime   Time          `json:"last_interacted_time"`
 		LastInteractedTimeSp Time          `json:"last_interacted_time "`
-		InitiatedBy          *string       `json:"initiated_by"`
-		Status               *string       `json:"status"`
+		InitiatedBy          string        `json:"initiated_by"`
+		Status               string        `json:"status"`
 		Contact              Ref[Contact]  `json:"contact"`
 		Owner                Ref[User]     `json:"owner"`
 		Bot                  Ref[Bot]      `json:"bot"`
 		Website              Ref[Website]  `json:"website"`
 		Audience             Ref[Audience] `json:"audience"`
 		Answers              []answerJSON  `json:"answers"`
-		Bookings             []*string     `json:"bookings"`
+		Bookings             []string      `json:"bookings"`
 	}
 	if err := json.Unmarshal(b, &aux); err != nil {
 		return err
@@ -138,8 +138,8 @@ func (c *Conversation) decode(b []byte) error {
 		CreationTime:       aux.CreationTime,
 		LastUpdatedTime:    aux.LastUpdatedTime,
 		LastInteractedTime: aux.LastInteractedTime,
-		InitiatedBy:        deref(aux.InitiatedBy),
-		Status:             deref(aux.Status),
+		InitiatedBy:        aux.InitiatedBy,
+		Status:             aux.Status,
 		Contact:            aux.Contact,
 		Owner:              aux.Owner,
 		Bot:                aux.Bot,
@@ -155,9 +155,9 @@ func (c *Conversation) decode(b []byte) error {
 			c.Answers[i] = a.answer()
 		}
 	}
-	for _, id := range aux.Bookings {
-		if id != nil && *id != "" {
-			c.Bookings = append(c.Bookings, *id)
+	for _, id := range aux.Bookings { // a null id decodes as ""
+		if id != "" {
+			c.Bookings = append(c.Bookings, id)
 		}
 	}
 	return nil
@@ -181,13 +181,6 @@ func (c *Conversation) Validate() error {
 		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
 	}
 	return nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 // Time is an API timestamp. The zero Time stands for null, absent or "".

@@ -103,7 +103,7 @@ func conversationFields() []conversationField {
 		{"website", func() any { return new(Ref[Website]) }},
 		{"audience", func() any { return new(Ref[Audience]) }},
 		{"answers", func() any { return new([]Answer) }},
-		{"bookings", func() any { return new([]*string) }},
+		{"bookings", func() any { return new([]string) }},
 	}
 }
 

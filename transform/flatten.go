@@ -117,6 +117,14 @@ func (p *ptrs) time(t extract.Time) *time.Time {
 	return p.times.ptr(t.UTC())
 }
 
+// json is the JSON text of raw, or nil for an empty or null value.
+func (p *ptrs) json(raw json.RawMessage) *string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	return p.strs.ptr(string(raw))
+}
+
 type slab[T any] struct{ block []T }
 
 func (s *slab[T]) ptr(v T) *T {
@@ -134,12 +142,4 @@ func nonEmpty(p *string) *string {
 		return nil
 	}
 	return p
-}
-
-// json is the JSON text of raw, or nil for an empty or null value.
-func (p *ptrs) json(raw json.RawMessage) *string {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil
-	}
-	return p.strs.ptr(string(raw))
 }
