@@ -31,6 +31,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&cfg.Dir, "dir", "", "work folder, kept afterwards (default: a temporary folder, removed)")
 	fs.IntVar(&cfg.BatchSize, "batch-size", 0, "conversations per commit (default: the pipeline's)")
 	fs.StringVar(&cfg.MemoryLimit, "memory-limit", "", "DuckDB memory_limit (default: the sink's)")
+	lowMemory := fs.Bool("low-memory", false, "the DuckDB warehouse with low_memory's settings: --batch-size and --memory-limit default to its, and the process takes its Go memory limit and allocator setting (so does the ceiling, in the same process)")
 	fs.IntVar(&cfg.RateLimitedPages, "rate-limited", 0, "also backfill this many pages under OnceHub's rate limits (about 1.5 s a page)")
 	compareAt := fs.Int("compare-at", 0, "then run it all again at this many conversations, with deltas of the same size, and print each delta's time there over its time at --conversations")
 	out := fs.String("out", "", "also write the report to this file")
@@ -55,6 +56,17 @@ func runBench(ctx context.Context, e env, args []string) error {
 		spec.Start = t
 		return bench.ServeSimulator(ctx, spec, e.stderr)
 	}
+	if *lowMemory {
+		if cfg.BatchSize == 0 {
+			cfg.BatchSize = lowMemoryBatchSize
+		}
+		if cfg.MemoryLimit == "" {
+			cfg.MemoryLimit = lowMemoryLimit
+		}
+		if err := applyLowMemory(Config{LowMemory: true}, e.getenv); err != nil {
+			return err
+		}
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return err
@@ -76,6 +88,16 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	var report strings.Builder
 	w := io.MultiWriter(e.stdout, &report)
+	if *lowMemory {
+		goLimit, alloc := e.getenv("GOMEMLIMIT"), e.getenv("DUCKDB_JE_MALLOC_CONF")
+		if goLimit == "" {
+			goLimit = fmt.Sprintf("%dMiB", lowMemoryGoLimit>>20)
+		}
+		if alloc == "" {
+			alloc = "freed memory returned at once"
+		}
+		fmt.Fprintf(w, "low-memory settings: batches of %d, DuckDB memory_limit %s, Go memory limit %s, DuckDB's allocator: %s\n\n", cfg.BatchSize, cfg.MemoryLimit, goLimit, alloc)
+	}
 	rep, err := runBenchAt(ctx, cfg, cfg.Conversations, w, *compareAt > 0)
 	if err == nil && *compareAt > 0 {
 		cfg.DeltaSize = cfg.DeltaConversations()

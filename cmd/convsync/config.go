@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,10 @@ import (
 // documented in config.example.yaml; defaults are set by defaultConfig.
 type Config struct {
 	// Schedule is the cron expression `convsync run` follows ("" = none).
-	Schedule  string          `yaml:"schedule"`
+	Schedule string `yaml:"schedule"`
+	// LowMemory trades speed for memory: see lowMemoryConfig and
+	// applyLowMemory.
+	LowMemory bool            `yaml:"low_memory"`
 	Source    SourceConfig    `yaml:"source"`
 	Warehouse WarehouseConfig `yaml:"warehouse"`
 	Sync      SyncConfig      `yaml:"sync"`
@@ -159,6 +163,43 @@ func defaultConfig() Config {
 	}
 }
 
+// Low-memory settings (low_memory: true), with which a first sync of 1M
+// conversations into DuckDB peaked under 300 MB at about half the default's
+// speed (README "Production settings").
+const (
+	lowMemoryLimit     = "64MB" // warehouse.memory_limit
+	lowMemoryBatchSize = 2000   // sync.batch_size
+	lowMemoryGoLimit   = 64 << 20
+)
+
+// lowMemoryConfig is c with the low-memory defaults.
+func lowMemoryConfig(c Config) Config {
+	c.LowMemory = true
+	c.Warehouse.MemoryLimit = lowMemoryLimit
+	c.Sync.BatchSize = lowMemoryBatchSize
+	return c
+}
+
+// applyLowMemory sets what low_memory asks of the process, unless its
+// environment already says: a soft memory limit for Go (GOMEMLIMIT), and
+// DuckDB's allocator returning freed memory at once (DUCKDB_JE_MALLOC_CONF).
+// Both hold for the rest of the process.
+func applyLowMemory(c Config, getenv func(string) string) error {
+	if !c.LowMemory {
+		return nil
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(lowMemoryGoLimit)
+	}
+	if getenv("DUCKDB_JE_MALLOC_CONF") == "" {
+		return returnFreedMemory()
+	}
+	return nil
+}
+
+// returnFreedMemory is load.ReturnFreedMemory; tests see it called.
+var returnFreedMemory = load.ReturnFreedMemory
+
 // memorySize is a size DuckDB's memory_limit takes.
 var memorySize = regexp.MustCompile(`(?i)^([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(i?)B$`)
 
@@ -219,6 +260,13 @@ func loadConfig(path string, getenv func(string) string, needSource bool) (Confi
 			if err := decodeStrict(&doc, &cfg); err != nil {
 				return cfg, configError("config %s: %v", path, err)
 			}
+			if cfg.LowMemory {
+				// Its defaults, then the file again: keys it sets win.
+				cfg = lowMemoryConfig(defaultConfig())
+				if err := decodeStrict(&doc, &cfg); err != nil {
+					return cfg, configError("config %s: %v", path, err)
+				}
+			}
 		}
 	}
 	if cfg.Source.APIKey == "" {
@@ -247,6 +295,9 @@ func (c Config) validate(needSource bool) error {
 	default:
 		add("warehouse.format", "must be duckdb or parquet, got %q", c.Warehouse.Format)
 	}
+	if c.LowMemory && c.Warehouse.Format == "parquet" {
+		add("low_memory", "is for warehouse.format duckdb: a Parquet warehouse needs a memory_limit of at least 256MB (a delta rewrites whole partitions)")
+	}
 	if c.Warehouse.Path == "" {
 		add("warehouse.path", "required")
 	}
@@ -254,7 +305,7 @@ func (c Config) validate(needSource bool) error {
 		add("warehouse.memory_limit", "must be a size such as 256MB or 1GiB, got %q", c.Warehouse.MemoryLimit)
 	} else if n < minMemoryLimit {
 		add("warehouse.memory_limit", "must be at least 64MB, got %s", c.Warehouse.MemoryLimit)
-	} else if n < minParquetMemoryLimit && c.Warehouse.Format == "parquet" {
+	} else if n < minParquetMemoryLimit && c.Warehouse.Format == "parquet" && !c.LowMemory {
 		add("warehouse.memory_limit", "must be at least 256MB with warehouse.format parquet (a delta rewrites whole partitions), got %s", c.Warehouse.MemoryLimit)
 	}
 	switch c.Warehouse.Parquet.Partition {

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/convsync/convsync/load"
 )
 
 func envOf(m map[string]string) func(string) string {
@@ -40,7 +43,7 @@ func TestConfig_ExampleIsValid(t *testing.T) {
 		t.Errorf("source = %+v, want %+v", got, w)
 	}
 	if cfg.Warehouse != want.Warehouse || cfg.Sync != want.Sync || cfg.Log != want.Log ||
-		cfg.Metrics != want.Metrics || cfg.Schedule != want.Schedule {
+		cfg.Metrics != want.Metrics || cfg.Schedule != want.Schedule || cfg.LowMemory != want.LowMemory {
 		t.Errorf("config = %+v, want %+v", cfg, want)
 	}
 }
@@ -170,5 +173,85 @@ func TestConfig_MemoryLimitValues(t *testing.T) {
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), "warehouse.memory_limit: "+want)) {
 			t.Errorf("parquet memory_limit %q: error %v, want %q", size, err, want)
 		}
+	}
+}
+
+// low_memory: true sets the low-memory defaults of warehouse.memory_limit
+// and sync.batch_size, wherever it is in the file; keys the file sets win.
+func TestConfig_LowMemoryDefaults(t *testing.T) {
+	for name, c := range map[string]struct {
+		yaml      string
+		limit     string
+		batchSize int
+	}{
+		"alone":         {"low_memory: true\n", "64MB", 2000},
+		"after keys":    {"sync:\n  shutdown_grace: 10s\nlow_memory: true\n", "64MB", 2000},
+		"batch set":     {"sync:\n  batch_size: 3000\nlow_memory: true\n", "64MB", 3000},
+		"limit set":     {"low_memory: true\nwarehouse:\n  memory_limit: 128MB\n", "128MB", 2000},
+		"off":           {"low_memory: false\n", "256MB", 5000},
+		"not mentioned": {"sync:\n  batch_size: 3000\n", "256MB", 3000},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := loadConfig(writeFile(t, "c.yaml", c.yaml), envOf(nil), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Warehouse.MemoryLimit != c.limit || cfg.Sync.BatchSize != c.batchSize {
+				t.Errorf("memory_limit %s, batch_size %d; want %s, %d", cfg.Warehouse.MemoryLimit, cfg.Sync.BatchSize, c.limit, c.batchSize)
+			}
+			if cfg.Sync.ShutdownGrace == 0 {
+				t.Error("shutdown_grace lost its default")
+			}
+		})
+	}
+}
+
+// low_memory is for the DuckDB warehouse: with parquet, the one problem
+// names low_memory, not the memory_limit the user did not set.
+func TestConfig_LowMemoryNotForParquet(t *testing.T) {
+	_, err := loadConfig(writeFile(t, "c.yaml", "low_memory: true\nwarehouse:\n  format: parquet\n"), envOf(nil), false)
+	var cfgErr *ConfigError
+	if !errors.As(err, &cfgErr) || len(cfgErr.Problems) != 1 || !strings.HasPrefix(cfgErr.Problems[0], "low_memory: is for warehouse.format duckdb") {
+		t.Errorf("err = %v, want only low_memory's problem", err)
+	}
+}
+
+// A writer opened with low_memory sets the process's Go memory limit and
+// DuckDB's allocator, unless the environment sets them.
+func TestLowMemory_Process(t *testing.T) {
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() {
+		debug.SetMemoryLimit(prev)
+		returnFreedMemory = load.ReturnFreedMemory
+	})
+	freed := 0
+	returnFreedMemory = func() error { freed++; return nil }
+
+	cfg := defaultConfig()
+	if err := applyLowMemory(cfg, envOf(nil)); err != nil || freed != 0 || debug.SetMemoryLimit(-1) != prev {
+		t.Fatalf("without low_memory: err %v, allocator set %d times, Go limit %d; want nothing changed", err, freed, debug.SetMemoryLimit(-1))
+	}
+	cfg = lowMemoryConfig(cfg)
+	if err := applyLowMemory(cfg, envOf(map[string]string{"GOMEMLIMIT": "1GiB", "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:500"})); err != nil || freed != 0 || debug.SetMemoryLimit(-1) != prev {
+		t.Fatalf("environment set: err %v, allocator set %d times, Go limit %d; want the environment's", err, freed, debug.SetMemoryLimit(-1))
+	}
+	cfg.Warehouse.Path = filepath.Join(t.TempDir(), "w.duckdb")
+	wh, err := openWriter(context.Background(), cfg, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	if got := debug.SetMemoryLimit(-1); got != 64<<20 {
+		t.Errorf("Go memory limit %d, want 64 MiB", got)
+	}
+	if freed != 1 {
+		t.Errorf("allocator set %d times, want once", freed)
+	}
+	var limit string
+	if err := wh.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&limit); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(limit, "61") { // 64 MB = 61.0 MiB
+		t.Errorf("memory_limit %s, want 61.0 MiB (64MB)", limit)
 	}
 }

@@ -39,9 +39,13 @@ func openWarehouse(ctx context.Context, cfg Config) (warehouse, error) {
 
 // openWriter opens the configured warehouse for writing and holds its lock
 // until Close: a Parquet dataset's DIR/_convsync/lock, a DuckDB file's
-// PATH.lock. A second writer gets a *load.LockedError naming owner, host,
+// PATH.lock. With low_memory it first applies the process's low-memory
+// settings (applyLowMemory). A second writer gets a *load.LockedError naming owner, host,
 // pid and since when.
 func openWriter(ctx context.Context, cfg Config, owner string) (warehouse, error) {
+	if err := applyLowMemory(cfg, os.Getenv); err != nil {
+		return nil, fmt.Errorf("low_memory: %w", err)
+	}
 	path := cfg.Warehouse.Path
 	if cfg.Warehouse.Format == "parquet" {
 		return load.OpenParquet(ctx, path, load.ParquetOptions{
