@@ -1,18 +1,22 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/convsync/convsync/bench"
+	"github.com/convsync/convsync/load"
 )
 
 // runBench runs the benchmark (see package bench and README "Performance").
@@ -88,16 +92,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	}
 	var report strings.Builder
 	w := io.MultiWriter(e.stdout, &report)
-	if *lowMemory {
-		goLimit, alloc := e.getenv("GOMEMLIMIT"), e.getenv("DUCKDB_JE_MALLOC_CONF")
-		if goLimit == "" {
-			goLimit = fmt.Sprintf("%dMiB", lowMemoryGoLimit>>20)
-		}
-		if alloc == "" {
-			alloc = "freed memory returned at once"
-		}
-		fmt.Fprintf(w, "low-memory settings: batches of %d, DuckDB memory_limit %s, Go memory limit %s, DuckDB's allocator: %s\n\n", cfg.BatchSize, cfg.MemoryLimit, goLimit, alloc)
-	}
+	fmt.Fprintf(w, "%s\n\n", benchSettings(cfg, *lowMemory, e.getenv))
 	rep, err := runBenchAt(ctx, cfg, cfg.Conversations, w, *compareAt > 0)
 	if err == nil && *compareAt > 0 {
 		cfg.DeltaSize = cfg.DeltaConversations()
@@ -113,6 +108,30 @@ func runBench(ctx context.Context, e env, args []string) error {
 		return os.WriteFile(*out, []byte(report.String()), 0o644)
 	}
 	return nil
+}
+
+// benchSettings describes the settings the bench's DuckDB syncs run with,
+// for its report.
+func benchSettings(cfg bench.Config, lowMemory bool, getenv func(string) string) string {
+	batch, limit := cfg.BatchSize, cfg.MemoryLimit
+	if batch == 0 {
+		batch = defaultConfig().Sync.BatchSize
+	}
+	if limit == "" {
+		limit = load.DefaultMemoryLimit
+	}
+	goLimit := "none"
+	if n := debug.SetMemoryLimit(-1); n != math.MaxInt64 {
+		goLimit = fmt.Sprintf("%d MiB", n>>20)
+	}
+	alloc := "DuckDB's default"
+	if v := getenv("DUCKDB_JE_MALLOC_CONF"); v != "" {
+		alloc = "DUCKDB_JE_MALLOC_CONF=" + v
+	} else if lowMemory {
+		alloc = "returns freed memory at once"
+	}
+	return fmt.Sprintf("settings: batches of %d, DuckDB memory_limit %s, Go memory limit %s, GOGC %s, DuckDB's allocator %s",
+		batch, limit, goLimit, cmp.Or(getenv("GOGC"), "100"), alloc)
 }
 
 // runBenchAt runs the benchmark cfg at n conversations and prints its

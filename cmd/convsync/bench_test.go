@@ -25,7 +25,8 @@ func TestBench_Command(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, phase := range []string{"duckdb: sync from simulator", "ceiling: DuckDB read_ndjson",
-		"duckdb: sync from captured pages", "duckdb: delta 1 of 30", "duckdb: delta 3 of 30", "speed×ceil"} {
+		"duckdb: sync from captured pages", "duckdb: delta 1 of 30", "duckdb: delta 3 of 30", "speed×ceil",
+		"settings: batches of 5000, DuckDB memory_limit 256MB, "} {
 		if !strings.Contains(string(report), phase) {
 			t.Errorf("report lacks %q:\n%s", phase, report)
 		}
@@ -67,5 +68,21 @@ func TestBench_CompareAt(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "work", sub, "sync.duckdb")); err != nil {
 			t.Errorf("work folder of the run at %s: %v", sub, err)
 		}
+	}
+}
+
+// TestBench_LowMemory: --low-memory runs the bench with low_memory's
+// settings, and its report says so.
+func TestBench_LowMemory(t *testing.T) {
+	t.Setenv("CONVSYNC_TEST_MAIN", "1") // inherited by the simulator child
+	_, freed := stubLowMemory(t)
+	r := runCmd(context.Background(), envOf(nil), "bench", "--low-memory", "--conversations", "300", "--delta", "-1",
+		"--parquet=false", "--split=false")
+	if r.code != exitOK {
+		t.Fatalf("bench: exit %d\n%s", r.code, r.stderr)
+	}
+	want := "settings: batches of 2000, DuckDB memory_limit 64MB, Go memory limit 64 MiB, GOGC 100, DuckDB's allocator returns freed memory at once"
+	if !strings.Contains(r.stdout, want) || *freed != 1 {
+		t.Errorf("allocator set %d times (want once); report lacks %q:\n%s", *freed, want, r.stdout)
 	}
 }

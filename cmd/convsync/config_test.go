@@ -219,21 +219,14 @@ func TestConfig_LowMemoryNotForParquet(t *testing.T) {
 // A writer opened with low_memory sets the process's Go memory limit and
 // DuckDB's allocator, unless the environment sets them.
 func TestLowMemory_Process(t *testing.T) {
-	prev := debug.SetMemoryLimit(-1)
-	t.Cleanup(func() {
-		debug.SetMemoryLimit(prev)
-		returnFreedMemory = load.ReturnFreedMemory
-	})
-	freed := 0
-	returnFreedMemory = func() error { freed++; return nil }
-
+	prev, freed := stubLowMemory(t)
 	cfg := defaultConfig()
-	if err := applyLowMemory(cfg, envOf(nil)); err != nil || freed != 0 || debug.SetMemoryLimit(-1) != prev {
-		t.Fatalf("without low_memory: err %v, allocator set %d times, Go limit %d; want nothing changed", err, freed, debug.SetMemoryLimit(-1))
+	if err := applyLowMemory(cfg, envOf(nil)); err != nil || *freed != 0 || debug.SetMemoryLimit(-1) != prev {
+		t.Fatalf("without low_memory: err %v, allocator set %d times, Go limit %d; want nothing changed", err, *freed, debug.SetMemoryLimit(-1))
 	}
 	cfg = lowMemoryConfig(cfg)
-	if err := applyLowMemory(cfg, envOf(map[string]string{"GOMEMLIMIT": "1GiB", "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:500"})); err != nil || freed != 0 || debug.SetMemoryLimit(-1) != prev {
-		t.Fatalf("environment set: err %v, allocator set %d times, Go limit %d; want the environment's", err, freed, debug.SetMemoryLimit(-1))
+	if err := applyLowMemory(cfg, envOf(map[string]string{"GOMEMLIMIT": "1GiB", "DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:500"})); err != nil || *freed != 0 || debug.SetMemoryLimit(-1) != prev {
+		t.Fatalf("environment set: err %v, allocator set %d times, Go limit %d; want the environment's", err, *freed, debug.SetMemoryLimit(-1))
 	}
 	cfg.Warehouse.Path = filepath.Join(t.TempDir(), "w.duckdb")
 	wh, err := openWriter(context.Background(), cfg, "test")
@@ -244,8 +237,8 @@ func TestLowMemory_Process(t *testing.T) {
 	if got := debug.SetMemoryLimit(-1); got != 64<<20 {
 		t.Errorf("Go memory limit %d, want 64 MiB", got)
 	}
-	if freed != 1 {
-		t.Errorf("allocator set %d times, want once", freed)
+	if *freed != 1 {
+		t.Errorf("allocator set %d times, want once", *freed)
 	}
 	var limit string
 	if err := wh.DB().QueryRow(`SELECT current_setting('memory_limit')`).Scan(&limit); err != nil {
@@ -254,4 +247,17 @@ func TestLowMemory_Process(t *testing.T) {
 	if !strings.HasPrefix(limit, "61") { // 64 MB = 61.0 MiB
 		t.Errorf("memory_limit %s, want 61.0 MiB (64MB)", limit)
 	}
+}
+
+// stubLowMemory restores the process's Go memory limit (returned) when t
+// ends, and replaces setting DuckDB's allocator with counting the calls.
+func stubLowMemory(t *testing.T) (goLimit int64, allocatorSet *int) {
+	prev := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() {
+		debug.SetMemoryLimit(prev)
+		returnFreedMemory = load.ReturnFreedMemory
+	})
+	n := 0
+	returnFreedMemory = func() error { n++; return nil }
+	return prev, &n
 }
