@@ -658,9 +658,14 @@ func TestOpenParquet_WriterMemoryBounded(t *testing.T) {
 	dir := t.TempDir()
 	pq := openParquet(t, dir, load.ParquetOptions{})
 	commit(t, sinkUnderTest{sink: pq}, base(), load.State{}, runOf("R1"))
-	got := queryRows(t, pq.DB(), `SELECT current_setting('memory_limit'), current_setting('temp_directory')`)
+	got := queryRows(t, pq.DB(), `SELECT current_setting('memory_limit'), current_setting('temp_directory'), current_setting('partitioned_write_flush_threshold')`)
 	if !strings.HasPrefix(got[0][0].(string), "244") || got[0][1] != filepath.Join(dir, "_convsync", "tmp") {
-		t.Errorf("writer memory_limit, temp_directory = %v; want 244.1 MiB (256MB), %s", got[0], filepath.Join(dir, "_convsync", "tmp"))
+		t.Errorf("writer memory_limit, temp_directory = %v; want 244.1 MiB (256MB), %s", got[0][:2], filepath.Join(dir, "_convsync", "tmp"))
+	}
+	// A partitioned COPY writes its rows out every 4,096 rows a thread
+	// (sql/parquet_session.sql), not after holding half a million.
+	if got[0][2] != uint64(4096) {
+		t.Errorf("writer partitioned_write_flush_threshold = %v (%T); want 4096", got[0][2], got[0][2])
 	}
 	if err := pq.Close(); err != nil {
 		t.Fatal(err)
