@@ -164,13 +164,18 @@ func (p *Parquet) openDB(ctx context.Context) (err error) {
 	dsn := ""
 	if !p.readOnly {
 		// A writer's memory is bounded as the DuckDB sink's is: rewriting
-		// partitions spills past it, into the dataset's control folder.
+		// partitions spills past it, into the dataset's control folder. And
+		// it keeps no copy of the files it reads: it reads each once, to
+		// rewrite or merge it, and DuckDB's cache of them filled memory up
+		// to the limit (a 1M first sync with low_memory peaked at 507-512
+		// MiB with it, 274-282 MiB without, at the same speed).
 		limit := p.opts.MemoryLimit
 		if limit == "" {
 			limit = DefaultMemoryLimit
 		}
 		dsn = "?" + url.Values{"memory_limit": {limit},
-			"temp_directory": {filepath.Join(p.dir, "_convsync", "tmp")}}.Encode()
+			"temp_directory":             {filepath.Join(p.dir, "_convsync", "tmp")},
+			"enable_external_file_cache": {"false"}}.Encode()
 	}
 	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {

@@ -658,7 +658,7 @@ func TestOpenParquet_WriterMemoryBounded(t *testing.T) {
 	dir := t.TempDir()
 	pq := openParquet(t, dir, load.ParquetOptions{})
 	commit(t, sinkUnderTest{sink: pq}, base(), load.State{}, runOf("R1"))
-	got := queryRows(t, pq.DB(), `SELECT current_setting('memory_limit'), current_setting('temp_directory'), current_setting('partitioned_write_flush_threshold')`)
+	got := queryRows(t, pq.DB(), `SELECT current_setting('memory_limit'), current_setting('temp_directory'), current_setting('partitioned_write_flush_threshold'), current_setting('enable_external_file_cache')`)
 	if !strings.HasPrefix(got[0][0].(string), "244") || got[0][1] != filepath.Join(dir, "_convsync", "tmp") {
 		t.Errorf("writer memory_limit, temp_directory = %v; want 244.1 MiB (256MB), %s", got[0][:2], filepath.Join(dir, "_convsync", "tmp"))
 	}
@@ -666,6 +666,10 @@ func TestOpenParquet_WriterMemoryBounded(t *testing.T) {
 	// (sql/parquet_session.sql), not after holding half a million.
 	if got[0][2] != uint64(4096) {
 		t.Errorf("writer partitioned_write_flush_threshold = %v (%T); want 4096", got[0][2], got[0][2])
+	}
+	// It reads each stored file once: it keeps no cache of them.
+	if got[0][3] != false {
+		t.Errorf("writer enable_external_file_cache = %v; want false", got[0][3])
 	}
 	if err := pq.Close(); err != nil {
 		t.Fatal(err)
@@ -675,9 +679,9 @@ func TestOpenParquet_WriterMemoryBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	got = queryRows(t, r.DB(), `SELECT current_setting('memory_limit')`)
-	if strings.HasPrefix(got[0][0].(string), "244") {
-		t.Errorf("reader memory_limit %v; want DuckDB's default", got[0][0])
+	got = queryRows(t, r.DB(), `SELECT current_setting('memory_limit'), current_setting('enable_external_file_cache')`)
+	if strings.HasPrefix(got[0][0].(string), "244") || got[0][1] != true {
+		t.Errorf("reader memory_limit, enable_external_file_cache = %v; want DuckDB's defaults", got[0])
 	}
 }
 

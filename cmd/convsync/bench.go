@@ -35,7 +35,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	fs.StringVar(&cfg.Dir, "dir", "", "work folder, kept afterwards (default: a temporary folder, removed)")
 	fs.IntVar(&cfg.BatchSize, "batch-size", 0, "conversations per commit (default: the pipeline's)")
 	fs.StringVar(&cfg.MemoryLimit, "memory-limit", "", "DuckDB memory_limit (default: the sink's)")
-	lowMemory := fs.Bool("low-memory", false, "the DuckDB warehouse with low_memory's settings: --batch-size and --memory-limit default to its, and the process takes its Go memory limit and allocator setting (so does the ceiling, in the same process)")
+	lowMemory := fs.Bool("low-memory", false, "low_memory's settings: --batch-size and --memory-limit (of the DuckDB warehouse) default to its, and the process takes its Go memory limit and allocator setting (so does the ceiling, in the same process)")
 	fs.IntVar(&cfg.RateLimitedPages, "rate-limited", 0, "also backfill this many pages under OnceHub's rate limits (about 1.5 s a page)")
 	compareAt := fs.Int("compare-at", 0, "then run it all again at this many conversations, with deltas of the same size, and print each delta's time there over its time at --conversations")
 	out := fs.String("out", "", "also write the report to this file")
@@ -110,8 +110,8 @@ func runBench(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-// benchSettings describes the settings the bench's DuckDB syncs run with,
-// for its report.
+// benchSettings describes the settings the bench's syncs run with, for its
+// report. Its Parquet warehouses keep the writer's default memory_limit.
 func benchSettings(cfg bench.Config, lowMemory bool, getenv func(string) string) string {
 	batch, limit := cfg.BatchSize, cfg.MemoryLimit
 	if batch == 0 {
@@ -130,8 +130,8 @@ func benchSettings(cfg bench.Config, lowMemory bool, getenv func(string) string)
 	} else if lowMemory {
 		alloc = "returns freed memory at once"
 	}
-	return fmt.Sprintf("settings: batches of %d, DuckDB memory_limit %s, Go memory limit %s, GOGC %s, DuckDB's allocator %s",
-		batch, limit, goLimit, cmp.Or(getenv("GOGC"), "100"), alloc)
+	return fmt.Sprintf("settings: batches of %d, memory_limit %s (the Parquet writer's %s), Go memory limit %s, GOGC %s, DuckDB's allocator %s",
+		batch, limit, load.DefaultMemoryLimit, goLimit, cmp.Or(getenv("GOGC"), "100"), alloc)
 }
 
 // runBenchAt runs the benchmark cfg at n conversations and prints its

@@ -26,7 +26,7 @@ func TestBench_Command(t *testing.T) {
 	}
 	for _, phase := range []string{"duckdb: sync from simulator", "ceiling: DuckDB read_ndjson",
 		"duckdb: sync from captured pages", "duckdb: delta 1 of 30", "duckdb: delta 3 of 30", "speed×ceil",
-		"settings: batches of 5000, DuckDB memory_limit 256MB, "} {
+		"settings: batches of 5000, memory_limit 256MB (the Parquet writer's 256MB), "} {
 		if !strings.Contains(string(report), phase) {
 			t.Errorf("report lacks %q:\n%s", phase, report)
 		}
@@ -81,7 +81,7 @@ func TestBench_LowMemory(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("bench: exit %d\n%s", r.code, r.stderr)
 	}
-	want := "settings: batches of 2000, DuckDB memory_limit 64MB, Go memory limit 64 MiB, GOGC 100, DuckDB's allocator returns freed memory at once"
+	want := "settings: batches of 2000, memory_limit 64MB (the Parquet writer's 256MB), Go memory limit 64 MiB, GOGC 100, DuckDB's allocator returns freed memory at once"
 	if !strings.Contains(r.stdout, want) || *freed != 1 {
 		t.Errorf("allocator set %d times (want once); report lacks %q:\n%s", *freed, want, r.stdout)
 	}

@@ -164,18 +164,21 @@ func defaultConfig() Config {
 }
 
 // Low-memory settings (low_memory: true), with which a first sync of 1M
-// conversations into DuckDB peaked under 300 MB at about half the default's
-// speed (README "Production settings").
+// conversations peaked under 300 MB, into DuckDB at about half the default's
+// speed, into Parquet at a third (README "Production settings").
 const (
-	lowMemoryLimit     = "64MB" // warehouse.memory_limit
+	lowMemoryLimit     = "64MB" // warehouse.memory_limit of a DuckDB warehouse
 	lowMemoryBatchSize = 2000   // sync.batch_size
 	lowMemoryGoLimit   = 64 << 20
 )
 
-// lowMemoryConfig is c with the low-memory defaults.
-func lowMemoryConfig(c Config) Config {
+// lowMemoryConfig is c with the low-memory defaults for a warehouse of
+// format. A Parquet warehouse keeps its memory_limit, its minimum.
+func lowMemoryConfig(c Config, format string) Config {
 	c.LowMemory = true
-	c.Warehouse.MemoryLimit = lowMemoryLimit
+	if format != "parquet" {
+		c.Warehouse.MemoryLimit = lowMemoryLimit
+	}
 	c.Sync.BatchSize = lowMemoryBatchSize
 	return c
 }
@@ -262,7 +265,7 @@ func loadConfig(path string, getenv func(string) string, needSource bool) (Confi
 			}
 			if cfg.LowMemory {
 				// Its defaults, then the file again: keys it sets win.
-				cfg = lowMemoryConfig(defaultConfig())
+				cfg = lowMemoryConfig(defaultConfig(), cfg.Warehouse.Format)
 				if err := decodeStrict(&doc, &cfg); err != nil {
 					return cfg, configError("config %s: %v", path, err)
 				}
@@ -295,9 +298,6 @@ func (c Config) validate(needSource bool) error {
 	default:
 		add("warehouse.format", "must be duckdb or parquet, got %q", c.Warehouse.Format)
 	}
-	if c.LowMemory && c.Warehouse.Format == "parquet" {
-		add("low_memory", "is for warehouse.format duckdb: a Parquet warehouse needs a memory_limit of at least 256MB (a delta rewrites whole partitions)")
-	}
 	if c.Warehouse.Path == "" {
 		add("warehouse.path", "required")
 	}
@@ -305,7 +305,7 @@ func (c Config) validate(needSource bool) error {
 		add("warehouse.memory_limit", "must be a size such as 256MB or 1GiB, got %q", c.Warehouse.MemoryLimit)
 	} else if n < minMemoryLimit {
 		add("warehouse.memory_limit", "must be at least 64MB, got %s", c.Warehouse.MemoryLimit)
-	} else if n < minParquetMemoryLimit && c.Warehouse.Format == "parquet" && !c.LowMemory {
+	} else if n < minParquetMemoryLimit && c.Warehouse.Format == "parquet" {
 		add("warehouse.memory_limit", "must be at least 256MB with warehouse.format parquet (a delta rewrites whole partitions), got %s", c.Warehouse.MemoryLimit)
 	}
 	switch c.Warehouse.Parquet.Partition {
