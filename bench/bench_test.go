@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"flag"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -43,12 +45,18 @@ func TestRun(t *testing.T) {
 	if c == nil || c.Conversations != 1000 || c.Rows <= 1000 {
 		t.Fatalf("ceiling: %+v", c)
 	}
-	if len(rep.Phases) != 13 {
-		t.Fatalf("got %d phases, want 13", len(rep.Phases))
+	if len(rep.Phases) != 14 {
+		t.Fatalf("got %d phases, want 14", len(rep.Phases))
+	}
+	if b := rep.BatchCeiling(); b == nil || b.Conversations != c.Conversations || b.Rows != c.Rows || rep.BatchSize != 5000 {
+		t.Errorf("batch ceiling: %+v (batches of %d); the ceiling loaded %d, %d", b, rep.BatchSize, c.Conversations, c.Rows)
+	}
+	if !strings.Contains(out.String(), "against DuckDB's read_ndjson committing every 5000 conversations") {
+		t.Errorf("no comparison with the batch ceiling in\n%s", out.String())
 	}
 	for _, p := range rep.Phases {
 		switch {
-		case p.Name == ceilingName:
+		case strings.HasPrefix(p.Name, "ceiling: "):
 		case p.Full:
 			if p.Conversations != c.Conversations || p.Rows != c.Rows {
 				t.Errorf("%s: %d conversations, %d rows; the ceiling loaded %d, %d", p.Name, p.Conversations, p.Rows, c.Conversations, c.Rows)
@@ -64,6 +72,71 @@ func TestRun(t *testing.T) {
 				t.Errorf("%s: %d conversations in %d calls, want the delta of 20 in 1 (a last page)", p.Name, p.Conversations, p.APICalls)
 			}
 		}
+	}
+}
+
+// TestSplitLines checks the batch ceiling's files: n lines each but the
+// last, the lines in order and unchanged, a line longer than the reader's
+// buffer and a last line without a newline included.
+func TestSplitLines(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("x", 3<<20)
+	lines := []string{"a", "b", long, "d", "e", "f", "g"}
+	src := filepath.Join(dir, "all.ndjson")
+	if err := os.WriteFile(src, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := splitLines(src, filepath.Join(dir, "parts"), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(b))
+	}
+	want := []string{"a\nb\n" + long + "\n", "d\ne\nf\n", "g\n"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %d files of %v bytes, want %d", len(got), lens(got), len(want))
+	}
+}
+
+func lens(ss []string) (n []int) {
+	for _, s := range ss {
+		n = append(n, len(s))
+	}
+	return n
+}
+
+// TestReport_BatchCeiling checks the lines that compare the full DuckDB
+// syncs with the ceiling committing every batch: its time over theirs,
+// only for those phases.
+func TestReport_BatchCeiling(t *testing.T) {
+	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	r := &Report{Conversations: 1000, BatchSize: 250, Phases: []Phase{
+		{Name: "duckdb: sync from simulator", Full: true, Elapsed: sec(8)},
+		{Name: ceilingName, Full: true, Elapsed: sec(2)},
+		{Name: batchCeilingName, Full: true, Elapsed: sec(4)},
+		{Name: "duckdb: sync from captured pages", Full: true, Elapsed: sec(5)},
+		{Name: "parquet: sync from simulator", Full: true, Elapsed: sec(4)},
+		{Name: "duckdb: delta 1 of 20", Elapsed: sec(1)},
+	}}
+	var out strings.Builder
+	r.Print(&out)
+	_, tail, _ := strings.Cut(out.String(), "against DuckDB's read_ndjson committing every 250 conversations as the syncs do (4.00 s):\n")
+	var got []string
+	for _, line := range strings.Split(tail, "\n") {
+		if !strings.HasPrefix(line, "  ") {
+			break
+		}
+		got = append(got, strings.Join(strings.Fields(line), " "))
+	}
+	want := []string{"duckdb: sync from simulator 0.50", "duckdb: sync from captured pages 0.80"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q in\n%s", got, want, out.String())
 	}
 }
 

@@ -17,6 +17,9 @@ type Report struct {
 	Phases    []Phase
 	// MaxRSS is the largest PeakRSS of the phases.
 	MaxRSS int64
+	// BatchSize is the conversations a commit of the batch ceiling holds,
+	// the syncs' batch size.
+	BatchSize int
 }
 
 // Phase is one measured step.
@@ -46,6 +49,9 @@ func (p Phase) perSecond(n int64) float64 { return float64(n) / p.Elapsed.Second
 // Ceiling is the read_ndjson phase, or nil.
 func (r *Report) Ceiling() *Phase { return r.phase(ceilingName) }
 
+// BatchCeiling is the read_ndjson phase that commits every batch, or nil.
+func (r *Report) BatchCeiling() *Phase { return r.phase(batchCeilingName) }
+
 // Print writes the report as a table; "× ceiling" columns are the phase's
 // throughput divided by the ceiling's (higher is better) and its peak RSS
 // divided by the ceiling's.
@@ -70,7 +76,24 @@ func (r *Report) Print(w io.Writer) {
 			p.Name, p.Elapsed.Seconds(), p.perSecond(p.Conversations), p.perSecond(p.Rows), mbs,
 			mib(p.PeakRSS), mib(p.GoPeak), p.APICalls, p.RateLimited, speed, rss)
 	}
+	r.printBatchCeiling(w)
 	fmt.Fprintf(w, "\nlargest peak RSS of a phase: %s (the simulator runs in another process unless in-process)\n", mib(r.MaxRSS))
+}
+
+// printBatchCeiling writes the speed of each full DuckDB sync against the
+// ceiling that commits as often as the syncs do: what is left once both
+// pay for a durable commit per batch.
+func (r *Report) printBatchCeiling(w io.Writer) {
+	c := r.BatchCeiling()
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nagainst DuckDB's read_ndjson committing every %d conversations as the syncs do (%.2f s):\n", r.BatchSize, c.Elapsed.Seconds())
+	for _, p := range r.Phases {
+		if p.Full && strings.HasPrefix(p.Name, "duckdb: ") {
+			fmt.Fprintf(w, "  %-36s %5.2f\n", p.Name, c.Elapsed.Seconds()/p.Elapsed.Seconds())
+		}
+	}
 }
 
 // mib formats n bytes; 0 (not measured) is "-".

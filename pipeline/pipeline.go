@@ -108,7 +108,7 @@ func (o *Options) defaults() {
 		o.SliceSize = 0
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 5000
+		o.BatchSize = DefaultBatchSize
 	}
 	if o.Queue <= 0 {
 		o.Queue = 4
@@ -120,6 +120,10 @@ func (o *Options) defaults() {
 		o.RunID = NewRunID(time.Now())
 	}
 }
+
+// DefaultBatchSize is Options.BatchSize's default: how many conversations a
+// commit holds (see bench/README.md for how it was chosen).
+const DefaultBatchSize = 5000
 
 // NewRunID returns an id that sorts by start time: run-20260102T150405Z-1a2b3c.
 func NewRunID(now time.Time) string {

@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/convsync/convsync/load"
+	"github.com/convsync/convsync/pipeline"
 )
 
 // Config is the whole configuration, as read from YAML. Every key is
@@ -157,7 +158,7 @@ func defaultConfig() Config {
 			MemoryLimit: load.DefaultMemoryLimit,
 			Parquet:     ParquetConfig{Partition: "month", Compression: "zstd"},
 		},
-		Sync:    SyncConfig{BatchSize: 5000, ShutdownGrace: 25 * time.Second},
+		Sync:    SyncConfig{BatchSize: pipeline.DefaultBatchSize, ShutdownGrace: 25 * time.Second},
 		Metrics: MetricsConfig{Listen: "127.0.0.1:9464", Job: "convsync"},
 		Log:     LogConfig{Level: "info", Format: "auto"},
 	}
