@@ -51,7 +51,7 @@ type Config struct {
 	// Launcher starts the simulator; default InProcess (which makes RSS
 	// figures include the simulator: pass Exec for real figures).
 	Launcher Launcher
-	// BatchSize of the pipeline; 0 is the pipeline's default.
+	// BatchSize of the pipeline; default the pipeline's.
 	BatchSize int
 	// MemoryLimit of the DuckDB sink; "" is the sink's default.
 	MemoryLimit string
@@ -75,6 +75,9 @@ func (c *Config) defaults() {
 	}
 	if c.Seed == 0 {
 		c.Seed = 1
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = pipeline.DefaultBatchSize
 	}
 	if c.Launcher == nil {
 		c.Launcher = InProcess
@@ -116,7 +119,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	b := &bencher{cfg: cfg, dir: dir, rep: &Report{Conversations: cfg.Conversations}}
+	b := &bencher{cfg: cfg, dir: dir, rep: &Report{Conversations: cfg.Conversations, BatchSize: cfg.BatchSize}}
 	err := b.run(ctx)
 	for i, p := range b.rep.Phases {
 		if p.Full {

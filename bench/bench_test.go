@@ -3,12 +3,15 @@ package bench
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/convsync/convsync/pipeline"
 )
 
 var conversations = flag.Int("conversations", 2000, "conversations in BenchmarkRun")
@@ -48,10 +51,10 @@ func TestRun(t *testing.T) {
 	if len(rep.Phases) != 14 {
 		t.Fatalf("got %d phases, want 14", len(rep.Phases))
 	}
-	if b := rep.BatchCeiling(); b == nil || b.Conversations != c.Conversations || b.Rows != c.Rows || rep.BatchSize != 5000 {
+	if b := rep.BatchCeiling(); b == nil || b.Conversations != c.Conversations || b.Rows != c.Rows || rep.BatchSize != pipeline.DefaultBatchSize {
 		t.Errorf("batch ceiling: %+v (batches of %d); the ceiling loaded %d, %d", b, rep.BatchSize, c.Conversations, c.Rows)
 	}
-	if !strings.Contains(out.String(), "against DuckDB's read_ndjson committing every 5000 conversations") {
+	if !strings.Contains(out.String(), fmt.Sprintf("against DuckDB's read_ndjson committing every %d conversations", pipeline.DefaultBatchSize)) {
 		t.Errorf("no comparison with the batch ceiling in\n%s", out.String())
 	}
 	for _, p := range rep.Phases {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 
 	"github.com/convsync/convsync/load"
-	"github.com/convsync/convsync/pipeline"
 	sqlfiles "github.com/convsync/convsync/sql"
 )
 
@@ -44,12 +43,8 @@ func (b *bencher) ceiling(ctx context.Context) error {
 // with the durability a sync gives, so the report can tell what committing
 // each batch costs DuckDB itself from what the loader costs.
 func (b *bencher) batchCeiling(ctx context.Context) error {
-	b.rep.BatchSize = b.cfg.BatchSize
-	if b.rep.BatchSize <= 0 {
-		b.rep.BatchSize = pipeline.DefaultBatchSize
-	}
 	dir := filepath.Join(b.dir, "batches")
-	files, err := splitLines(filepath.Join(b.dir, "conversations.ndjson"), dir, b.rep.BatchSize)
+	files, err := splitLines(filepath.Join(b.dir, "conversations.ndjson"), dir, b.cfg.BatchSize)
 	if err != nil {
 		return fmt.Errorf("split ndjson: %w", err)
 	}
