@@ -283,9 +283,9 @@ func (b *bencher) phase(name string, f func(*Phase) error) error {
 	p := Phase{Name: name}
 	p.RSSReset = resetPeakRSS()
 	stopGo := goPeak()
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	err := f(&p)
-	p.Elapsed = time.Since(start)
+	p.Elapsed, p.CPU = time.Since(start), cpuTime()-cpu
 	p.GoPeak = stopGo()
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -295,6 +295,6 @@ func (b *bencher) phase(name string, f func(*Phase) error) error {
 		p.PeakRSS, p.GoPeak = 0, 0
 	}
 	b.rep.Phases = append(b.rep.Phases, p)
-	fmt.Fprintf(b.cfg.Progress, "%-36s %8.2fs  %7d conversations  peak RSS %s (Go %s)\n", name, p.Elapsed.Seconds(), p.Conversations, mib(p.PeakRSS), mib(p.GoPeak))
+	fmt.Fprintf(b.cfg.Progress, "%-36s %8.2fs  CPU %6.2fs  %7d conversations  peak RSS %s (Go %s)\n", name, p.Elapsed.Seconds(), p.CPU.Seconds(), p.Conversations, mib(p.PeakRSS), mib(p.GoPeak))
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -58,6 +59,11 @@ func TestRun(t *testing.T) {
 		t.Errorf("no comparison with the batch ceiling in\n%s", out.String())
 	}
 	for _, p := range rep.Phases {
+		// The process's CPU time, which can be neither 0 for work done
+		// nor more than every core for the whole phase.
+		if p.CPU <= 0 || p.CPU > p.Elapsed*time.Duration(runtime.NumCPU())+10*time.Millisecond {
+			t.Errorf("%s: CPU %v in %v on %d cores", p.Name, p.CPU, p.Elapsed, runtime.NumCPU())
+		}
 		switch {
 		case strings.HasPrefix(p.Name, "ceiling: "):
 		case p.Full:
@@ -116,11 +122,11 @@ func lens(ss []string) (n []int) {
 
 // TestReport_BatchCeiling checks the lines that compare the full DuckDB
 // syncs with the ceiling committing every batch: its time over theirs,
-// only for those phases.
+// only for those phases; and the cores a phase kept busy.
 func TestReport_BatchCeiling(t *testing.T) {
 	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	r := &Report{Conversations: 1000, BatchSize: 250, Phases: []Phase{
-		{Name: "duckdb: sync from simulator", Full: true, Elapsed: sec(8)},
+		{Name: "duckdb: sync from simulator", Full: true, Elapsed: sec(8), CPU: sec(12)},
 		{Name: ceilingName, Full: true, Elapsed: sec(2)},
 		{Name: batchCeilingName, Full: true, Elapsed: sec(4)},
 		{Name: "duckdb: sync from captured pages", Full: true, Elapsed: sec(5)},
@@ -129,6 +135,9 @@ func TestReport_BatchCeiling(t *testing.T) {
 	}}
 	var out strings.Builder
 	r.Print(&out)
+	if row := strings.Fields(strings.Split(out.String(), "\n")[3]); !slices.Equal(row[4:6], []string{"8.00", "1.50"}) {
+		t.Errorf("sync from simulator: seconds and cores %q, want 8.00 and 1.50 (CPU over elapsed), in\n%s", row[4:6], out.String())
+	}
 	_, tail, _ := strings.Cut(out.String(), "against DuckDB's read_ndjson committing every 250 conversations as the syncs do (4.00 s):\n")
 	var got []string
 	for _, line := range strings.Split(tail, "\n") {

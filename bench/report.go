@@ -30,6 +30,10 @@ type Phase struct {
 	Rows          int64 // conversations + answers + bookings written
 	Bytes         int64
 	Elapsed       time.Duration
+	// CPU is the CPU time the process used during the phase, on all
+	// cores (the simulator's, in its own process, is not in it). Over
+	// Elapsed, it is the cores the phase kept busy.
+	CPU time.Duration
 	// PeakRSS is the process's peak RSS during the phase (if RSSReset; else
 	// since the process started).
 	PeakRSS  int64
@@ -57,8 +61,8 @@ func (r *Report) BatchCeiling() *Phase { return r.phase(batchCeilingName) }
 // divided by the ceiling's.
 func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "%d conversations, %.1f MB of conversation JSON\n\n", r.Conversations, float64(r.JSONBytes)/1e6)
-	fmt.Fprintf(w, "%-36s %9s %9s %10s %7s %10s %9s %9s %5s %9s %9s\n",
-		"phase", "seconds", "conv/s", "rows/s", "MB/s", "peak RSS", "Go peak", "API calls", "429s", "speed×ceil", "RSS×ceil")
+	fmt.Fprintf(w, "%-36s %9s %7s %9s %10s %7s %10s %9s %9s %5s %9s %9s\n",
+		"phase", "seconds", "cores", "conv/s", "rows/s", "MB/s", "peak RSS", "Go peak", "API calls", "429s", "speed×ceil", "RSS×ceil")
 	c := r.Ceiling()
 	for _, p := range r.Phases {
 		mbs := "-"
@@ -72,8 +76,8 @@ func (r *Report) Print(w io.Writer) {
 				rss = fmt.Sprintf("%.2f", float64(p.PeakRSS)/float64(c.PeakRSS))
 			}
 		}
-		fmt.Fprintf(w, "%-36s %9.2f %9.0f %10.0f %7s %10s %9s %9d %5d %9s %9s\n",
-			p.Name, p.Elapsed.Seconds(), p.perSecond(p.Conversations), p.perSecond(p.Rows), mbs,
+		fmt.Fprintf(w, "%-36s %9.2f %7.2f %9.0f %10.0f %7s %10s %9s %9d %5d %9s %9s\n",
+			p.Name, p.Elapsed.Seconds(), p.CPU.Seconds()/p.Elapsed.Seconds(), p.perSecond(p.Conversations), p.perSecond(p.Rows), mbs,
 			mib(p.PeakRSS), mib(p.GoPeak), p.APICalls, p.RateLimited, speed, rss)
 	}
 	r.printBatchCeiling(w)

@@ -41,6 +41,16 @@ func peakRSS() int64 {
 	return ru.Maxrss << 10 // KiB on Linux
 }
 
+// cpuTime is the CPU time this process has used so far, user and system,
+// on all its threads (0 if unknown).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // goPeak samples the memory the Go runtime holds from the OS (all it has
 // mapped, less what it released) every 20 ms until stop, which returns the
 // peak: the Go side of the process's RSS; the rest is DuckDB's.
