@@ -161,6 +161,9 @@ func (b *bencher) run(ctx context.Context) (err error) {
 	if err := b.ceiling(ctx); err != nil {
 		return err
 	}
+	if err := b.allCeiling(ctx); err != nil {
+		return err
+	}
 	if err := b.batchCeiling(ctx); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/convsync/convsync/pipeline"
+
+	_ "github.com/duckdb/duckdb-go/v2"
 )
 
 var conversations = flag.Int("conversations", 2000, "conversations in BenchmarkRun")
@@ -36,9 +39,11 @@ func BenchmarkRun(b *testing.B) {
 
 // TestRun checks that every phase loads the data set it should: the same
 // conversations and rows in the ceiling and every full sync, the whole
-// delta in the delta runs, and the minimum API calls.
+// delta in the delta runs, and the minimum API calls; and that the
+// ceilings' tables hold what the sync's do.
 func TestRun(t *testing.T) {
-	rep, err := Run(context.Background(), Config{Conversations: 1000, Delta: 0.02, Parquet: true, Split: true, Dir: t.TempDir()})
+	dir := t.TempDir()
+	rep, err := Run(context.Background(), Config{Conversations: 1000, Delta: 0.02, Parquet: true, Split: true, Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,9 +54,14 @@ func TestRun(t *testing.T) {
 	if c == nil || c.Conversations != 1000 || c.Rows <= 1000 {
 		t.Fatalf("ceiling: %+v", c)
 	}
-	if len(rep.Phases) != 14 {
-		t.Fatalf("got %d phases, want 14", len(rep.Phases))
+	if len(rep.Phases) != 15 {
+		t.Fatalf("got %d phases, want 15", len(rep.Phases))
 	}
+	if a := rep.phase(allCeilingName); a == nil || a.Conversations != c.Conversations || a.Rows != c.Rows {
+		t.Errorf("every-table ceiling: %+v; the ceiling loaded %d, %d", a, c.Conversations, c.Rows)
+	}
+	sameTables(t, filepath.Join(dir, "ceiling-all.duckdb"), filepath.Join(dir, "replay.duckdb"), allTables...)
+	sameTables(t, filepath.Join(dir, "ceiling.duckdb"), filepath.Join(dir, "replay.duckdb"), allTables[:3]...)
 	if b := rep.BatchCeiling(); b == nil || b.Conversations != c.Conversations || b.Rows != c.Rows || rep.BatchSize != pipeline.DefaultBatchSize {
 		t.Errorf("batch ceiling: %+v (batches of %d); the ceiling loaded %d, %d", b, rep.BatchSize, c.Conversations, c.Rows)
 	}
@@ -80,6 +90,34 @@ func TestRun(t *testing.T) {
 			if p.Conversations != 20 || p.APICalls != 1 {
 				t.Errorf("%s: %d conversations in %d calls, want the delta of 20 in 1 (a last page)", p.Name, p.Conversations, p.APICalls)
 			}
+		}
+	}
+}
+
+var allTables = []string{"conversations", "conversation_answers", "conversation_bookings", "contacts", "users", "bots", "websites", "audiences"}
+
+// sameTables fails t unless tables hold the same rows, lineage aside, in
+// the DuckDB warehouses at paths a and b, and each holds some.
+func sameTables(t *testing.T, a, b string, tables ...string) {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(fmt.Sprintf("ATTACH '%s' AS a (READ_ONLY); ATTACH '%s' AS b (READ_ONLY)", a, b)); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range tables {
+		var rows, differ int
+		err := db.QueryRow(fmt.Sprintf(`SELECT (SELECT count(*) FROM a.%[1]s),
+			(SELECT count(*) FROM (SELECT * EXCLUDE (synced_at, run_id) FROM a.%[1]s EXCEPT ALL SELECT * EXCLUDE (synced_at, run_id) FROM b.%[1]s)) +
+			(SELECT count(*) FROM (SELECT * EXCLUDE (synced_at, run_id) FROM b.%[1]s EXCEPT ALL SELECT * EXCLUDE (synced_at, run_id) FROM a.%[1]s))`, table)).Scan(&rows, &differ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows == 0 || differ != 0 {
+			t.Errorf("%s: %d rows in %s, %d differ from %s", table, rows, filepath.Base(a), differ, filepath.Base(b))
 		}
 	}
 }
@@ -120,14 +158,15 @@ func lens(ss []string) (n []int) {
 	return n
 }
 
-// TestReport_BatchCeiling checks the lines that compare the full DuckDB
-// syncs with the ceiling committing every batch: its time over theirs,
-// only for those phases; and the cores a phase kept busy.
-func TestReport_BatchCeiling(t *testing.T) {
+// TestReport_Against checks the lines that compare the full DuckDB syncs
+// with the every-table ceiling and the ceiling committing every batch: its
+// time over theirs, only for those phases; and the cores a phase kept busy.
+func TestReport_Against(t *testing.T) {
 	sec := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 	r := &Report{Conversations: 1000, BatchSize: 250, Phases: []Phase{
 		{Name: "duckdb: sync from simulator", Full: true, Elapsed: sec(8), CPU: sec(12)},
 		{Name: ceilingName, Full: true, Elapsed: sec(2)},
+		{Name: allCeilingName, Full: true, Elapsed: sec(3)},
 		{Name: batchCeilingName, Full: true, Elapsed: sec(4)},
 		{Name: "duckdb: sync from captured pages", Full: true, Elapsed: sec(5)},
 		{Name: "parquet: sync from simulator", Full: true, Elapsed: sec(4)},
@@ -138,17 +177,23 @@ func TestReport_BatchCeiling(t *testing.T) {
 	if row := strings.Fields(strings.Split(out.String(), "\n")[3]); !slices.Equal(row[4:6], []string{"8.00", "1.50"}) {
 		t.Errorf("sync from simulator: seconds and cores %q, want 8.00 and 1.50 (CPU over elapsed), in\n%s", row[4:6], out.String())
 	}
-	_, tail, _ := strings.Cut(out.String(), "against DuckDB's read_ndjson committing every 250 conversations as the syncs do (4.00 s):\n")
-	var got []string
-	for _, line := range strings.Split(tail, "\n") {
-		if !strings.HasPrefix(line, "  ") {
-			break
+	for heading, want := range map[string][]string{
+		"against DuckDB's read_ndjson filling every table the syncs fill, in one transaction (3.00 s):\n": {
+			"duckdb: sync from simulator 0.38", "duckdb: sync from captured pages 0.60"},
+		"against DuckDB's read_ndjson committing every 250 conversations as the syncs do (4.00 s):\n": {
+			"duckdb: sync from simulator 0.50", "duckdb: sync from captured pages 0.80"},
+	} {
+		_, tail, _ := strings.Cut(out.String(), heading)
+		var got []string
+		for _, line := range strings.Split(tail, "\n") {
+			if !strings.HasPrefix(line, "  ") {
+				break
+			}
+			got = append(got, strings.Join(strings.Fields(line), " "))
 		}
-		got = append(got, strings.Join(strings.Fields(line), " "))
-	}
-	want := []string{"duckdb: sync from simulator 0.50", "duckdb: sync from captured pages 0.80"}
-	if !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q in\n%s", got, want, out.String())
+		if !slices.Equal(got, want) {
+			t.Errorf("under %q got %q, want %q in\n%s", heading, got, want, out.String())
+		}
 	}
 }
 

@@ -2,14 +2,15 @@
 -- NDJSON file named by variable ceiling_ndjson, one conversation per line as
 -- the API sent it) and fills the three conversation tables of the schema,
 -- with the same columns and types the sink writes. Expandable fields are an
--- id string or an object; "" means null. Lineage is one constant run.
-BEGIN TRANSACTION;
-
+-- id string or an object; "" means null; "last_interacted_time " (with the
+-- API's trailing space) stands in for a missing last_interacted_time.
+-- Lineage is one constant run. The caller wraps it in a transaction and
+-- drops ceiling_src after it (and after sql/bench_ceiling_dimensions.sql).
 CREATE OR REPLACE TEMP TABLE ceiling_src AS
 SELECT
     json AS raw,
     from_json(json, '{"id":"VARCHAR","creation_time":"VARCHAR","last_updated_time":"VARCHAR",
-        "last_interacted_time":"VARCHAR","initiated_by":"VARCHAR","status":"VARCHAR",
+        "last_interacted_time":"VARCHAR","last_interacted_time ":"VARCHAR","initiated_by":"VARCHAR","status":"VARCHAR",
         "contact":"JSON","owner":"JSON","bot":"JSON","website":"JSON","audience":"JSON",
         "answers":[{"id":"VARCHAR","question":"VARCHAR","internal_label":"VARCHAR","value":"VARCHAR"}],
         "bookings":["VARCHAR"]}') AS c
@@ -23,7 +24,7 @@ SELECT
     c.id,
     try_cast(c.creation_time AS TIMESTAMPTZ),
     try_cast(c.last_updated_time AS TIMESTAMPTZ),
-    try_cast(nullif(c.last_interacted_time, '') AS TIMESTAMPTZ),
+    try_cast(coalesce(nullif(c.last_interacted_time, ''), nullif(c."last_interacted_time ", '')) AS TIMESTAMPTZ),
     nullif(c.initiated_by, ''),
     nullif(c.status, ''),
     ceiling_ref(c.contact),
@@ -48,6 +49,3 @@ FROM (
 INSERT INTO conversation_bookings
 SELECT c.id, generate_subscripts(c.bookings, 1), unnest(c.bookings), now(), 'ceiling'
 FROM ceiling_src;
-
-DROP TABLE ceiling_src;
-COMMIT;

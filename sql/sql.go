@@ -110,10 +110,18 @@ var RecordRun string
 // BenchCeiling is the benchmark's ceiling: it loads the conversations of the
 // NDJSON file named by variable ceiling_ndjson (SET VARIABLE) into
 // conversations, conversation_answers and conversation_bookings with
-// DuckDB's own JSON reader, in one transaction.
+// DuckDB's own JSON reader, into TEMP table ceiling_src first; the caller
+// holds the transaction and drops ceiling_src.
 //
 //go:embed bench_ceiling.sql
 var BenchCeiling string
+
+// BenchCeilingDimensions fills the five dimension tables from ceiling_src
+// after BenchCeiling, in its transaction: the ceiling that fills every
+// table a sync fills.
+//
+//go:embed bench_ceiling_dimensions.sql
+var BenchCeilingDimensions string
 
 // ParquetSession tunes the Parquet sink's in-memory DuckDB for writing
 // files: rows need not keep their batch order, so COPY writes in parallel.
