@@ -4,6 +4,11 @@
 -- in one batch: the id's last full object (in file order), else the
 -- redacted deleted form's id with deleted = true. An id-only reference adds
 -- no row. The tables are empty: a first load appends, as the sink does.
+-- The last of an id's full objects in the order r, or NULL if it was
+-- expanded only in the redacted deleted form.
+CREATE OR REPLACE TEMP MACRO ceiling_last_full(j, r) AS
+    arg_max(j, r) FILTER (WHERE NOT coalesce((j ->> 'deleted')::BOOLEAN, false));
+
 INSERT INTO contacts BY NAME
 SELECT
     id, o IS NULL AS deleted,
@@ -27,7 +32,7 @@ FROM (
         "company_size":"VARCHAR","employees":"BIGINT","street_address":"VARCHAR","city":"VARCHAR","state":"VARCHAR",
         "post_code":"VARCHAR","country":"VARCHAR","timezone":"VARCHAR","has_consent":"BOOLEAN",
         "terms_of_sevice":"BOOLEAN","bot":"VARCHAR","form":"VARCHAR","custom_fields":"JSON"}') AS o
-    FROM (SELECT c.contact ->> 'id' AS id, arg_max(c.contact, rowid) FILTER (WHERE NOT coalesce((c.contact ->> 'deleted')::BOOLEAN, false)) AS j
+    FROM (SELECT c.contact ->> 'id' AS id, ceiling_last_full(c.contact, rowid) AS j
           FROM ceiling_src WHERE json_type(c.contact) = 'OBJECT' GROUP BY ALL)
 );
 
@@ -35,20 +40,20 @@ INSERT INTO users BY NAME
 SELECT id, j IS NULL AS deleted, nullif(j ->> 'first_name', '') AS first_name, nullif(j ->> 'last_name', '') AS last_name,
     nullif(j ->> 'email', '') AS email, nullif(j ->> 'status', '') AS status, nullif(j ->> 'role_name', '') AS role_name,
     nullif(j ->> 'timezone', '') AS timezone, (j -> 'teams')::VARCHAR AS teams, now() AS synced_at, 'ceiling' AS run_id
-FROM (SELECT c.owner ->> 'id' AS id, arg_max(c.owner, rowid) FILTER (WHERE NOT coalesce((c.owner ->> 'deleted')::BOOLEAN, false)) AS j
+FROM (SELECT c.owner ->> 'id' AS id, ceiling_last_full(c.owner, rowid) AS j
       FROM ceiling_src WHERE json_type(c.owner) = 'OBJECT' GROUP BY ALL);
 
 INSERT INTO bots BY NAME
 SELECT id, j IS NULL AS deleted, nullif(j ->> 'name', '') AS name, now() AS synced_at, 'ceiling' AS run_id
-FROM (SELECT c.bot ->> 'id' AS id, arg_max(c.bot, rowid) FILTER (WHERE NOT coalesce((c.bot ->> 'deleted')::BOOLEAN, false)) AS j
+FROM (SELECT c.bot ->> 'id' AS id, ceiling_last_full(c.bot, rowid) AS j
       FROM ceiling_src WHERE json_type(c.bot) = 'OBJECT' GROUP BY ALL);
 
 INSERT INTO websites BY NAME
 SELECT id, j IS NULL AS deleted, nullif(j ->> 'name', '') AS name, nullif(j ->> 'url', '') AS url, now() AS synced_at, 'ceiling' AS run_id
-FROM (SELECT c.website ->> 'id' AS id, arg_max(c.website, rowid) FILTER (WHERE NOT coalesce((c.website ->> 'deleted')::BOOLEAN, false)) AS j
+FROM (SELECT c.website ->> 'id' AS id, ceiling_last_full(c.website, rowid) AS j
       FROM ceiling_src WHERE json_type(c.website) = 'OBJECT' GROUP BY ALL);
 
 INSERT INTO audiences BY NAME
 SELECT id, j IS NULL AS deleted, nullif(j ->> 'name', '') AS name, now() AS synced_at, 'ceiling' AS run_id
-FROM (SELECT c.audience ->> 'id' AS id, arg_max(c.audience, rowid) FILTER (WHERE NOT coalesce((c.audience ->> 'deleted')::BOOLEAN, false)) AS j
+FROM (SELECT c.audience ->> 'id' AS id, ceiling_last_full(c.audience, rowid) AS j
       FROM ceiling_src WHERE json_type(c.audience) = 'OBJECT' GROUP BY ALL);
