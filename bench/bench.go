@@ -2,8 +2,9 @@
 // data set: a full sync of the simulator into DuckDB (and Parquet), the same
 // sync replayed from the pages captured on disk (no simulator cost), DuckDB's
 // own read_ndjson load of the same conversations into the same three tables
-// (the ceiling; and again committing every batch, as a sync does), and
-// incremental syncs of deltas one after the other. It
+// (the ceiling; again into every table a sync fills; and again committing
+// every batch, as a sync does), and incremental syncs of deltas one after
+// the other. It
 // reports throughput, peak RSS and API calls, each as a ratio to the
 // ceiling.
 package bench
