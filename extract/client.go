@@ -7,6 +7,7 @@ package extract
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -70,10 +71,13 @@ type Client struct {
 	key    string
 	limit  int
 	expand []string
-	http   *http.Client
-	log    *slog.Logger
-	get    sendFunc // send wrapped in the rate limits and the retries
-	stats  counters
+	// bare is set once the list endpoint has rejected the "data."-prefixed
+	// expand paths the docs prescribe: from then on it gets bare names.
+	bare  atomic.Bool
+	http  *http.Client
+	log   *slog.Logger
+	get   sendFunc // send wrapped in the rate limits and the retries
+	stats counters
 }
 
 // Stats count a Client's work since New. APICalls counts every HTTP request
@@ -185,16 +189,32 @@ func (c *Client) Stats() Stats {
 	}
 }
 
+// maxCursorRestarts bounds how often one Pages call reads its window again
+// from the first page because the API no longer knows a cursor.
+const maxCursorRestarts = 3
+
 // Pages lists the conversations whose last_updated_time is in w, one page
 // at a time, starting after the cursor `after` ("" for the first page), and
 // calls fn with each page in the API's order (newest creation_time first),
 // including an empty last page. Page.Next is the cursor a caller may persist
-// to resume after that page. An error of fn stops paging and is returned as
+// to resume after that page. A cursor is a conversation's id: if the API no
+// longer knows it (400 or 404 on param "after": the conversation was
+// deleted since), the window is read again from its first page, so fn may
+// see a conversation twice (an upsert absorbs it); at most
+// maxCursorRestarts times. An error of fn stops paging and is returned as
 // is; an API or network failure that survives the retries is returned
 // wrapped as "fetch page after CVR-…: …".
 func (c *Client) Pages(ctx context.Context, w Window, after string, fn func(Page) error) error {
+	restarts := 0
 	for {
 		p, err := c.page(ctx, w, after)
+		if after != "" && restarts < maxCursorRestarts && rejected(err, "after") {
+			restarts++
+			c.log.Warn("oncehub: the API no longer knows the page cursor (its conversation was deleted?); reading the window again from its first page",
+				"after", after, "window", w, "error", err)
+			after = ""
+			continue
+		}
 		if err != nil {
 			if after == "" {
 				return fmt.Errorf("fetch first page: %w", err)
@@ -220,9 +240,14 @@ func (c *Client) page(ctx context.Context, w Window, after string) (Page, error)
 		q.Set("after", after)
 	}
 	if len(c.expand) > 0 {
-		q.Set("expand", strings.Join(c.expand, ","))
+		q.Set("expand", strings.Join(c.listExpand(), ","))
 	}
 	r, err := c.get(ctx, "/conversations", q)
+	if len(c.expand) > 0 && rejected(err, "expand") && c.bare.CompareAndSwap(false, true) {
+		c.log.Warn("oncehub: the list endpoint rejected expand paths with the documented data. prefix; using bare field names", "error", err)
+		q.Set("expand", strings.Join(c.listExpand(), ","))
+		r, err = c.get(ctx, "/conversations", q)
+	}
 	if err != nil {
 		return Page{}, err
 	}
@@ -240,17 +265,38 @@ func (c *Client) page(ctx context.Context, w Window, after string) (Page, error)
 	return p, nil
 }
 
+// listExpand is the expand paths a list request sends: "data.<field>" as
+// the docs prescribe, or the bare names once the API has rejected those.
+func (c *Client) listExpand() []string {
+	if !c.bare.Load() {
+		return c.expand
+	}
+	return c.fields()
+}
+
+// fields is the expand fields without the "data." prefix.
+func (c *Client) fields() []string {
+	fields := make([]string, len(c.expand))
+	for i, f := range c.expand {
+		fields[i] = strings.TrimPrefix(f, "data.")
+	}
+	return fields
+}
+
+// rejected reports whether err is the API's refusal (400 or 404) of query
+// parameter param.
+func rejected(err error, param string) bool {
+	var e *APIError
+	return errors.As(err, &e) && (e.Status == http.StatusBadRequest || e.Status == http.StatusNotFound) && e.Param == param
+}
+
 // Get retrieves one conversation, with the client's expand fields expanded.
 // A missing conversation is an *APIError with Status 404; a conversation
 // that does not decode or validate is an error naming the field.
 func (c *Client) Get(ctx context.Context, id string) (Conversation, error) {
 	q := url.Values{}
 	if len(c.expand) > 0 {
-		fields := make([]string, len(c.expand))
-		for i, f := range c.expand {
-			fields[i] = strings.TrimPrefix(f, "data.")
-		}
-		q.Set("expand", strings.Join(fields, ","))
+		q.Set("expand", strings.Join(c.fields(), ","))
 	}
 	r, err := c.get(ctx, "/conversations/"+url.PathEscape(id), q)
 	if err != nil {

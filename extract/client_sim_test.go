@@ -307,3 +307,25 @@ func TestSim_ResumeFromPageCursor(t *testing.T) {
 		t.Errorf("resumed read %d ids, want the %d after the first page", len(rest), len(want))
 	}
 }
+
+// TestSim_ResumeFromGoneCursor checks that a run resuming at a cursor the
+// simulator does not know (a conversation deleted since: 400 on "after")
+// reads the whole window instead of failing every run from then on.
+func TestSim_ResumeFromGoneCursor(t *testing.T) {
+	sim, c := newSim(t, 250)
+	var got []string
+	err := c.Pages(context.Background(), extract.Window{}, "CVR-NOPE00000000", func(p extract.Page) error {
+		got = append(got, ids(p.Conversations)...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, cv := range sim.Conversations() {
+		want = append(want, cv.ID)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("read %d conversations, want all %d", len(got), len(want))
+	}
+}

@@ -265,6 +265,101 @@ func TestClient_Pages_ResumesAfterCursor(t *testing.T) {
 	}
 }
 
+// TestClient_Pages_GoneCursorRereadsTheWindow checks that a cursor the API
+// no longer knows (its conversation deleted since it was saved) does not
+// stop the read: the window is read again from its first page. A cursor
+// that keeps failing ends the read after maxCursorRestarts rereads.
+func TestClient_Pages_GoneCursorRereadsTheWindow(t *testing.T) {
+	gone := func(w http.ResponseWriter, after string) {
+		apiError(w, 400, "invalid_request_error", fmt.Sprintf("No such conversation: '%s'", after), "after")
+	}
+	t.Run("Resumed", func(t *testing.T) {
+		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			if after := r.URL.Query().Get("after"); after != "" {
+				gone(w, after)
+				return
+			}
+			fmt.Fprint(w, list("false", "CVR-A", "CVR-B"))
+		})
+		got, _, err := collect(t, api.client(t), extract.Window{}, "CVR-GONE")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, ",") != "CVR-A,CVR-B" || len(api.requests()) != 2 || api.requests()[1].URL.Query().Has("after") {
+			t.Errorf("read %v in %d requests, want CVR-A,CVR-B in 2, the second without a cursor", got, len(api.requests()))
+		}
+	})
+	t.Run("KeepsFailing", func(t *testing.T) {
+		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			if after := r.URL.Query().Get("after"); after != "" {
+				gone(w, after)
+				return
+			}
+			nextLinkTo(w, "CVR-A")
+			fmt.Fprint(w, list("true", "CVR-A"))
+		})
+		_, pages, err := collect(t, api.client(t), extract.Window{}, "")
+		var apiErr *extract.APIError
+		if !errors.As(err, &apiErr) || apiErr.Param != "after" || !strings.HasPrefix(err.Error(), "fetch page after CVR-A: ") {
+			t.Fatalf("err = %v, want the API's refusal of cursor CVR-A", err)
+		}
+		// The first page and its cursor, then three rereads of both.
+		if len(pages) != 4 || len(api.requests()) != 8 {
+			t.Errorf("%d pages in %d requests, want 4 in 8", len(pages), len(api.requests()))
+		}
+	})
+}
+
+// TestClient_Pages_ExpandFallsBackToBareNames checks that when the list
+// endpoint rejects the documented "data."-prefixed expand paths, the client
+// asks again with bare names, once, and keeps them for later requests; and
+// that it does not loop when those are rejected too.
+func TestClient_Pages_ExpandFallsBackToBareNames(t *testing.T) {
+	expand := func(o *extract.Options) { o.Expand = []string{"contact", "owner"} }
+	t.Run("Prefixed rejected", func(t *testing.T) {
+		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			q := r.URL.Query()
+			switch {
+			case strings.Contains(q.Get("expand"), "data."):
+				apiError(w, 400, "invalid_request_error", "This property cannot be expanded: data.contact", "expand")
+			case q.Get("after") == "":
+				nextLinkTo(w, "CVR-A")
+				fmt.Fprint(w, list("true", "CVR-A"))
+			default:
+				fmt.Fprint(w, list("false", "CVR-B"))
+			}
+		})
+		c := api.client(t, expand)
+		for run := 1; run <= 2; run++ {
+			got, _, err := collect(t, c, extract.Window{}, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(got, ",") != "CVR-A,CVR-B" {
+				t.Errorf("run %d read %v", run, got)
+			}
+		}
+		var sent []string
+		for _, r := range api.requests() {
+			sent = append(sent, r.URL.Query().Get("expand"))
+		}
+		want := "data.contact,data.owner|contact,owner|contact,owner|contact,owner|contact,owner"
+		if strings.Join(sent, "|") != want {
+			t.Errorf("expand sent %q, want %q", strings.Join(sent, "|"), want)
+		}
+	})
+	t.Run("Both rejected", func(t *testing.T) {
+		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			apiError(w, 400, "invalid_request_error", "This property cannot be expanded: contact", "expand")
+		})
+		_, _, err := collect(t, api.client(t, expand), extract.Window{}, "")
+		var apiErr *extract.APIError
+		if !errors.As(err, &apiErr) || apiErr.Param != "expand" || len(api.requests()) != 2 {
+			t.Errorf("err = %v after %d requests, want the refusal after 2", err, len(api.requests()))
+		}
+	})
+}
+
 func TestClient_Pages_CallbackErrorStops(t *testing.T) {
 	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		nextLinkTo(w, fmt.Sprintf("CVR-%d", n))
