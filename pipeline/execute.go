@@ -44,7 +44,7 @@ func execute(ctx context.Context, src Source, sink Sink, st load.State, p runPla
 	}))
 	g.Go(recovered(func() error {
 		defer close(batches)
-		return gather(ctx, pages, batches, len(p.slices)-1, o.BatchSize)
+		return gather(ctx, pages, batches, o.BatchSize)
 	}))
 	g.Go(recovered(func() error {
 		l := loader{sink: sink, st: st, plan: p, run: run, base: base, src: src, opts: o}
@@ -76,9 +76,9 @@ func read(ctx context.Context, src Source, p runPlan, pages chan<- fetched) erro
 }
 
 // gather groups pages into batches: a batch ends when it holds size
-// conversations, when the run is done, or when a slice is done and the
-// batch holds anything (so every finished slice is committed).
-func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, last, size int) error {
+// conversations or when a slice is done, even with nothing in it, so every
+// finished slice is committed and a resumed run never reads it again.
+func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, size int) error {
 	var convs []extract.Conversation
 	var rejs []extract.Reject
 	var n int64
@@ -87,8 +87,7 @@ func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, las
 		rejs = append(rejs, f.page.Rejects...)
 		n++
 		sliceDone := f.page.Next == ""
-		runDone := sliceDone && f.slice == last
-		if len(convs) < size && !runDone && !(sliceDone && len(convs)+len(rejs) > 0) {
+		if len(convs) < size && !sliceDone {
 			continue
 		}
 		b := batch{rows: transform.Flatten(convs, rejs), pages: n, slice: f.slice, next: f.page.Next, sliceDone: sliceDone}

@@ -173,6 +173,44 @@ func TestRun_FailedCommitResumes(t *testing.T) {
 	}
 }
 
+// failOnRows fails every commit that holds a conversation.
+type failOnRows struct{ *fakeSink }
+
+func (s failOnRows) Commit(ctx context.Context, b *transform.Batch, st load.State, r load.Run) (load.Counts, error) {
+	if len(b.Conversations) > 0 {
+		return load.Counts{}, errors.New("disk full")
+	}
+	return s.fakeSink.Commit(ctx, b, st, r)
+}
+
+// TestRun_EmptySlicesAreCommitted: a finished slice is committed even when
+// it held nothing, so a run that fails after reading empty slices does not
+// make the next run read them again.
+func TestRun_EmptySlicesAreCommitted(t *testing.T) {
+	convs := convsEvery(10, time.Hour)
+	for i := range convs {
+		convs[i].CreationTime.Time = convs[i].CreationTime.Add(100 * time.Hour)
+		convs[i].LastUpdatedTime = convs[i].CreationTime
+	}
+	src := &fakeSource{convs: convs, size: 10}
+	sink := newFakeSink()
+	// Slices of a day from t0 to hour 120: four empty, then the one with the ten.
+	o := Options{Start: t0, SliceSize: 24 * time.Hour, Now: func() time.Time { return at(120) }}
+	if _, err := Run(context.Background(), src, failOnRows{sink}, o); err == nil {
+		t.Fatal("first run succeeded; want the failed commit of the conversations")
+	}
+	if p := sink.st.Pending; p == nil || !p.SliceLo.Equal(at(96)) {
+		t.Fatalf("pending after the failed run: %+v, want the last slice, from %s", p, at(96))
+	}
+	second, err := Run(context.Background(), src, sink, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.APICalls != 1 || second.Inserted != 10 {
+		t.Errorf("resumed run: %d API calls, %d inserted; want 1 call (the last slice only) and 10", second.APICalls, second.Inserted)
+	}
+}
+
 func TestRun_CancelledRollsBackAndSaysSo(t *testing.T) {
 	src := &fakeSource{convs: convsEvery(100, time.Hour), size: 10}
 	sink := newFakeSink()
