@@ -50,7 +50,7 @@ func TestDemo_ThenQueryAndStatus(t *testing.T) {
 			if code := run(context.Background(), []string{"sql", "--config", cfg, "--format", "csv", "SELECT 1 AS a, NULL AS b, TIMESTAMPTZ '2025-01-02 03:04:05.678+02' AS c"}, envOf(nil), &out, &errOut); code != exitOK {
 				t.Fatalf("sql exit %d: %s", code, errOut.String())
 			}
-			if got, want := out.String(), "a,b,c\n1,,2025-01-02T01:04:05.678Z\n"; got != want {
+			if got, want := out.String(), "a,b,c\n1,,2025-01-02 01:04:05.678+00\n"; got != want {
 				t.Errorf("csv = %q, want %q", got, want)
 			}
 
