@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/convsync/convsync/pipeline"
@@ -13,16 +15,13 @@ func runBackfill(ctx context.Context, e env, args []string) error {
 	cfgFlag := fs.String("config", "", "config file (default $CONVSYNC_CONFIG, else ./convsync.yaml if present)")
 	fromFlag := fs.String("from", "", "start of the range, inclusive: RFC 3339 (2025-01-01T00:00:00Z) or a UTC date (2025-01-01)")
 	toFlag := fs.String("to", "", "end of the range, exclusive, in the same forms")
-	if err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	from, err := parseTime("--from", *fromFlag)
-	if err != nil {
-		return err
-	}
-	to, err := parseTime("--to", *toFlag)
-	if err != nil {
-		return err
+	from, ferr := parseTime("--from", *fromFlag)
+	to, terr := parseTime("--to", *toFlag)
+	if err := errors.Join(ferr, terr); err != nil {
+		return usageError{strings.ReplaceAll(err.Error(), "\n", "\n  ")}
 	}
 	if !to.After(from) {
 		return usageError{fmt.Sprintf("--to (%s) must be after --from (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -131,5 +132,18 @@ func TestBackfill_ResumesWhenRunAgain(t *testing.T) {
 	}
 	if st, _ := d.State(context.Background()); st.Backfill != nil || !st.Watermark.IsZero() {
 		t.Errorf("state after the backfill %+v, want no progress and still no watermark", st)
+	}
+}
+
+// TestBackfill_ReportsBothBadFlags: every bad flag is listed, exit 2.
+func TestBackfill_ReportsBothBadFlags(t *testing.T) {
+	r := runCmd(context.Background(), envOf(nil), "backfill", "--config", "/nonexistent/c.yaml", "--from", "yesterday", "--to", "tomorrow")
+	if r.code != exitConfig {
+		t.Errorf("exit %d, want %d", r.code, exitConfig)
+	}
+	for _, want := range []string{`--from: want RFC 3339 (2025-01-01T00:00:00Z) or a date (2025-01-01), got "yesterday"`, `--to: want RFC 3339 (2025-01-01T00:00:00Z) or a date (2025-01-01), got "tomorrow"`} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+		}
 	}
 }

@@ -48,7 +48,7 @@ func runBench(ctx context.Context, e env, args []string) error {
 	updated := fs.Int("updated", 0, internal+" (updated conversations of the delta)")
 	steps := fs.Int("steps", 0, internal+" (delta steps applied)")
 	limits := fs.Bool("rate-limits", false, internal+" (enforce OnceHub's limits)")
-	if err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *serve {

@@ -1,20 +1,15 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
+	"math"
 	"net"
 	"net/url"
-	"os"
 	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/convsync/convsync/load"
 	"github.com/convsync/convsync/pipeline"
@@ -239,59 +234,22 @@ func memoryBytes(size string) (float64, bool) {
 	return n, true
 }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
-
-// loadConfig reads the YAML file at path (none: defaults only), expands
-// ${VAR} from getenv, fills the API key from ONCEHUB_API_KEY or
-// source.api_key_file when the file sets none, and validates the result
-// (the source part only if needSource: querying needs no API key). Every
-// problem is reported, each with its key.
-func loadConfig(path string, getenv func(string) string, needSource bool) (Config, error) {
-	cfg := defaultConfig()
-	if path != "" {
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return cfg, configError("read config: %v", err)
-		}
-		var doc yaml.Node
-		if err := yaml.Unmarshal(raw, &doc); err != nil {
-			return cfg, configError("config %s: %v", path, err)
-		}
-		if missing := expandEnv(&doc, getenv); len(missing) > 0 {
-			return cfg, configError("config %s: environment variables not set: %s", path, strings.Join(missing, ", "))
-		}
-		if len(doc.Content) > 0 {
-			if err := decodeStrict(&doc, &cfg); err != nil {
-				return cfg, configError("config %s: %v", path, err)
-			}
-			if cfg.LowMemory {
-				// Its defaults, then the file again: keys it sets win.
-				cfg = lowMemoryConfig(defaultConfig(), cfg.Warehouse.Format)
-				if err := decodeStrict(&doc, &cfg); err != nil {
-					return cfg, configError("config %s: %v", path, err)
-				}
-			}
-		}
+// validate reports every problem of the configuration (see problems), one
+// per line, each with its key path.
+func (c Config) validate(syncing bool) error {
+	if p := c.problems(syncing); len(p) > 0 {
+		return &ConfigError{Problems: p}
 	}
-	if cfg.Source.APIKey == "" {
-		cfg.Source.APIKey = Secret(getenv("ONCEHUB_API_KEY"))
-	}
-	if cfg.Source.APIKey == "" && cfg.Source.APIKeyFile != "" {
-		b, err := os.ReadFile(cfg.Source.APIKeyFile)
-		if err != nil {
-			return cfg, configError("source.api_key_file: %v", err)
-		}
-		cfg.Source.APIKey = Secret(strings.TrimSpace(string(b)))
-	}
-	return cfg, cfg.validate(needSource)
+	return nil
 }
 
-// validate reports every problem of the configuration, one per line, each
-// with its key path.
-func (c Config) validate(needSource bool) error {
+// problems lists what is wrong with the configuration, each problem with
+// its key path. With syncing false (sql, status) the source settings and
+// whether the warehouse can be written are not checked.
+func (c Config) problems(syncing bool) []string {
 	var p []string
 	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
-	if needSource {
+	if syncing {
 		p = c.Source.problems()
 	}
 	switch c.Warehouse.Format {
@@ -301,6 +259,10 @@ func (c Config) validate(needSource bool) error {
 	}
 	if c.Warehouse.Path == "" {
 		add("warehouse.path", "required")
+	} else if syncing {
+		if err := writablePath(c.Warehouse.Format, c.Warehouse.Path); err != nil {
+			add("warehouse.path", "%v", err)
+		}
 	}
 	if n, ok := memoryBytes(c.Warehouse.MemoryLimit); !ok {
 		add("warehouse.memory_limit", "must be a size such as 256MB or 1GiB, got %q", c.Warehouse.MemoryLimit)
@@ -341,17 +303,21 @@ func (c Config) validate(needSource bool) error {
 	default:
 		add("log.format", "must be auto, json or text, got %q", c.Log.Format)
 	}
-	if len(p) == 0 {
-		return nil
-	}
-	return &ConfigError{Problems: p}
+	return p
 }
 
 // ConfigError lists every problem found in a configuration.
-type ConfigError struct{ Problems []string }
+type ConfigError struct {
+	File     string // the configuration file, if any: problems name its lines
+	Problems []string
+}
 
 func (e *ConfigError) Error() string {
-	return "invalid configuration:\n  " + strings.Join(e.Problems, "\n  ")
+	in := ""
+	if e.File != "" {
+		in = " (" + e.File + ")"
+	}
+	return "invalid configuration" + in + ":\n  " + strings.Join(e.Problems, "\n  ")
 }
 
 // configError is a configuration that cannot be read at all.
@@ -389,7 +355,7 @@ func (c SourceConfig) problems() []string {
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		add("source.base_url", "must be an http(s) URL, got %q", c.BaseURL)
 	}
-	if c.APIKey == "" {
+	if c.APIKey == "" && c.APIKeyFile == "" { // a key file's problem is reported reading it
 		add("source.api_key", "empty: set ONCEHUB_API_KEY, source.api_key (e.g. ${MY_VAR}) or source.api_key_file")
 	}
 	if c.PageSize < 1 || c.PageSize > 100 {
@@ -405,55 +371,28 @@ func (c SourceConfig) problems() []string {
 	if c.Start.IsZero() {
 		add("source.start", "required: the time the first sync starts from (RFC 3339, e.g. 2024-01-01T00:00:00Z)")
 	}
-	for key, d := range map[string]time.Duration{"source.lookback": c.Lookback, "source.settle_lag": c.SettleLag, "source.slice": c.Slice} {
-		if d < 0 {
-			add(key, "must not be negative, got %s", d)
+	for _, d := range []struct {
+		key string
+		d   time.Duration
+	}{{"source.lookback", c.Lookback}, {"source.settle_lag", c.SettleLag}, {"source.slice", c.Slice}, {"source.retry.max_elapsed", c.Retry.MaxElapsed}} {
+		if d.d < 0 {
+			add(d.key, "must not be negative, got %s", d.d)
 		}
 	}
 	if c.Timeout <= 0 {
 		add("source.timeout", "must be positive, got %s", c.Timeout)
 	}
-	if c.RateLimit.PerSecond < 0 || c.RateLimit.Per5Min < 0 {
-		add("source.rate_limit", "must not be negative (0 disables a limit)")
+	switch ps := c.RateLimit.PerSecond; {
+	case math.IsNaN(ps) || math.IsInf(ps, 0):
+		add("source.rate_limit.per_second", "must be a finite number (0 disables the limit), got %v", ps)
+	case ps < 0:
+		add("source.rate_limit.per_second", "must not be negative (0 disables the limit), got %v", ps)
+	}
+	if c.RateLimit.Per5Min < 0 {
+		add("source.rate_limit.per_5min", "must not be negative (0 disables the limit), got %d", c.RateLimit.Per5Min)
 	}
 	if c.Retry.MaxAttempts < 1 {
 		add("source.retry.max_attempts", "must be at least 1, got %d", c.Retry.MaxAttempts)
 	}
 	return p
-}
-
-// expandEnv replaces ${VAR} in every scalar value of the document (comments
-// are left alone) and returns the names of variables that are not set.
-func expandEnv(n *yaml.Node, getenv func(string) string) (missing []string) {
-	if n.Kind == yaml.ScalarNode && envRef.MatchString(n.Value) {
-		if n.Style == 0 {
-			n.Tag = "" // a plain scalar is typed by its expanded value: page_size: ${N}
-		}
-		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
-			name := envRef.FindStringSubmatch(m)[1]
-			v := getenv(name)
-			if v == "" {
-				missing = append(missing, name)
-			}
-			return v
-		})
-	}
-	for _, c := range n.Content {
-		missing = append(missing, expandEnv(c, getenv)...)
-	}
-	return missing
-}
-
-// decodeStrict decodes the document into v, rejecting unknown keys.
-func decodeStrict(doc *yaml.Node, v any) error {
-	b, err := yaml.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
 }

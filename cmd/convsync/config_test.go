@@ -88,15 +88,12 @@ warehouse:
   parquet: {partition: year}
 log: {level: loud}
 `)
-	_, err := loadConfig(p, envOf(nil), true)
-	var ce *ConfigError
-	if !errors.As(err, &ce) {
-		t.Fatalf("err = %v, want *ConfigError", err)
-	}
+	ce := configProblems(t, p)
+	err := error(ce)
 	for _, want := range []string{
-		"source.base_url", "source.api_key", "source.page_size: must be 1..100, got 500",
+		"source.base_url (line 2)", "source.api_key", "source.page_size (line 3): must be 1..100, got 500",
 		"source.expand[1]", "source.start", "source.lookback", "warehouse.format",
-		`warehouse.memory_limit: must be a size such as 256MB or 1GiB, got "lots"`,
+		`warehouse.memory_limit (line 8): must be a size such as 256MB or 1GiB, got "lots"`,
 		"warehouse.parquet.partition", "log.level",
 	} {
 		if !strings.Contains(err.Error(), want) {
@@ -217,7 +214,7 @@ func TestConfig_LowMemoryParquet(t *testing.T) {
 		t.Errorf("memory_limit %s, batch_size %d; want 256MB, 2000", cfg.Warehouse.MemoryLimit, cfg.Sync.BatchSize)
 	}
 	_, err = loadConfig(writeFile(t, "c.yaml", "low_memory: true\nwarehouse:\n  format: parquet\n  memory_limit: 64MB\n"), envOf(nil), false)
-	if err == nil || !strings.Contains(err.Error(), "warehouse.memory_limit: must be at least 256MB with warehouse.format parquet") {
+	if err == nil || !strings.Contains(err.Error(), "warehouse.memory_limit (line 4): must be at least 256MB with warehouse.format parquet") {
 		t.Errorf("parquet with memory_limit 64MB: err = %v", err)
 	}
 }
@@ -266,4 +263,284 @@ func stubLowMemory(t *testing.T) (goLimit int64, allocatorSet *int) {
 	n := 0
 	returnFreedMemory = func() error { n++; return nil }
 	return prev, &n
+}
+
+// exampleWith is config.example.yaml with each old text replaced by its new
+// one, as a file, and the line of each replacement.
+func exampleWith(t *testing.T, oldNew ...string) (string, []int) {
+	t.Helper()
+	b, err := os.ReadFile("../../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	var lines []int
+	for i := 0; i < len(oldNew); i += 2 {
+		at := strings.Index(text, oldNew[i])
+		if at < 0 {
+			t.Fatalf("config.example.yaml lacks %q", oldNew[i])
+		}
+		lines = append(lines, strings.Count(text[:at], "\n")+1)
+		text = text[:at] + oldNew[i+1] + text[at+len(oldNew[i]):]
+	}
+	return writeFile(t, "c.yaml", text), lines
+}
+
+// TestConfig_ProblemsNameKeyAndLine: a value of the wrong type, an unknown
+// or repeated key: each problem names its key path and its line in the
+// user's file, not Go's types.
+func TestConfig_ProblemsNameKeyAndLine(t *testing.T) {
+	key := envOf(map[string]string{"ONCEHUB_API_KEY": "k"})
+	example, lines := exampleWith(t, "timeout: 30s", "timeout: 30 s", "batch_size:", "batchsize:")
+	for _, tc := range []struct {
+		name string
+		path string
+		want []string
+	}{
+		{"the example, changed", example, []string{
+			fmt.Sprintf(`source.timeout (line %d): must be a duration such as 30s, 10m or 720h, got "30 s"`, lines[0]),
+			fmt.Sprintf("sync.batchsize (line %d): unknown key (did you mean batch_size?)", lines[1]),
+		}},
+		{"types", writeFile(t, "c.yaml", "source:\n  start: 2024-01-01T00:00:00Z\n  page_size: many\n  expand: contact\n  rate_limit: {per_second: fast}\nlow_memory: maybe\nwarehouse: duckdb\n"), []string{
+			`source.page_size (line 3): must be a whole number, got "many"`,
+			`source.expand (line 4): must be a list, such as [a, b], got "contact"`,
+			`source.rate_limit.per_second (line 5): must be a number, got "fast"`,
+			`low_memory (line 6): must be true or false, got "maybe"`,
+			`warehouse (line 7): must be a mapping of keys, got "duckdb"`,
+		}},
+		{"repeated key", writeFile(t, "c.yaml", "source:\n  start: 2024-01-01T00:00:00Z\n  page_size: 10\n  page_size: 20\n"), []string{
+			"source.page_size (line 4): set twice (first on line 3)",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := loadConfig(tc.path, key, true)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error lacks %q:\n%v", want, err)
+				}
+			}
+			if strings.Contains(err.Error(), "main.") || strings.Contains(err.Error(), "unmarshal") {
+				t.Errorf("error speaks Go, not the file:\n%v", err)
+			}
+		})
+	}
+}
+
+// TestConfig_AnchorsAndMergeKeys: YAML's aliases and merge keys still work,
+// the mapping's own keys winning over merged ones.
+func TestConfig_AnchorsAndMergeKeys(t *testing.T) {
+	p := writeFile(t, "c.yaml", "x-limits: &limits {per_second: 2, per_5min: 100}\nsource:\n  start: 2024-01-01T00:00:00Z\n  rate_limit:\n    per_5min: 50\n    <<: *limits\n")
+	_, err := loadConfig(p, envOf(nil), false)
+	if err == nil || !strings.Contains(err.Error(), "x-limits (line 1): unknown key") {
+		t.Fatalf("err = %v, want only x-limits unknown", err)
+	}
+	p = writeFile(t, "c.yaml", "source:\n  start: &t 2024-01-01T00:00:00Z\n  rate_limit:\n    per_5min: 50\n    <<: {per_second: 2, per_5min: 100}\n")
+	cfg, err := loadConfig(p, envOf(nil), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Source.RateLimit != (RateConfig{PerSecond: 2, Per5Min: 50}) {
+		t.Errorf("rate_limit %+v, want per_second 2 merged, per_5min 50 its own", cfg.Source.RateLimit)
+	}
+}
+
+// TestConfig_Durations: a bare 0 is a duration (the example documents
+// slice: 0); another bare number lacks its unit; a negative one is an error.
+func TestConfig_Durations(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want string // the error, or for none the durations as "slice lookback settle_lag timeout"
+	}{
+		{"source:\n  slice: 0\n  lookback: 0\n  settle_lag: 0\n", "0s 0s 0s 30s"},
+		{"source:\n  slice: 0s\n  timeout: 1m30s\n", "0s 10m0s 1m0s 1m30s"},
+		{"source:\n  slice: 30\n", "source.slice (line 2): needs a unit, such as 30s, 30m or 30h (only 0 goes without), got 30"},
+		{"source:\n  lookback: 1.5\n", "source.lookback (line 2): needs a unit"},
+		{"source:\n  settle_lag: soon\n", `source.settle_lag (line 2): must be a duration such as 30s, 10m or 720h, got "soon"`},
+		{"source:\n  retry:\n    max_elapsed: -1s\n", "source.retry.max_elapsed (line 3): must not be negative, got -1s"},
+		{"source:\n  lookback: -1m\n", "source.lookback (line 2): must not be negative, got -1m0s"},
+	} {
+		t.Run(strings.ReplaceAll(tc.yaml, "\n", " "), func(t *testing.T) {
+			cfg, err := loadConfig(writeFile(t, "c.yaml", tc.yaml+"  start: 2024-01-01T00:00:00Z\n"), envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), true)
+			got := fmt.Sprint(cfg.Source.Slice, " ", cfg.Source.Lookback, " ", cfg.Source.SettleLag, " ", cfg.Source.Timeout)
+			if err != nil {
+				got = err.Error()
+			}
+			if !strings.Contains(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestConfig_NonFiniteRate: per_second must be a finite number.
+func TestConfig_NonFiniteRate(t *testing.T) {
+	for _, v := range []string{".nan", ".inf", "-.inf"} {
+		cfg, err := loadConfig(writeFile(t, "c.yaml", "source:\n  start: 2024-01-01T00:00:00Z\n  rate_limit:\n    per_second: "+v+"\n"), envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), true)
+		if err == nil || !strings.Contains(err.Error(), "source.rate_limit.per_second (line 4): must be a finite number") {
+			t.Errorf("per_second %s: err = %v, rate %v", v, err, cfg.Source.RateLimit.PerSecond)
+		}
+	}
+}
+
+// TestConfig_Start: source.start is RFC 3339 with a zone, or a date; a bad
+// one names its key, its line and the format.
+func TestConfig_Start(t *testing.T) {
+	jan1 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		value string
+		want  time.Time // zero: an error
+	}{
+		{"2024-01-01T00:00:00Z", jan1},
+		{"2024-01-01T01:00:00+01:00", jan1},
+		{`"2024-01-01T00:00:00Z"`, jan1},
+		{"2024-01-01", jan1},
+		{"yesterday", time.Time{}},
+		{"2024-01-01T00:00:00", time.Time{}},
+		{"2024-01-01 00:00:00", time.Time{}},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			p := writeFile(t, "c.yaml", "source:\n  page_size: 10\n  start: "+tc.value+"\n")
+			cfg, err := loadConfig(p, envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), true)
+			if !tc.want.IsZero() {
+				if err != nil || !cfg.Source.Start.Equal(tc.want) {
+					t.Errorf("start %s (%v), want %s", cfg.Source.Start, err, tc.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "source.start (line 3): must be an RFC 3339 time with a zone, such as 2024-01-01T00:00:00Z") {
+				t.Fatalf("err = %v", err)
+			}
+			if strings.Count(err.Error(), "source.start") != 1 {
+				t.Errorf("source.start reported more than once:\n%v", err)
+			}
+		})
+	}
+}
+
+// TestConfig_ListsEveryProblemAtOnce: a problem found reading the file (a
+// type, an unknown key, a missing variable, a bad time, an unreadable key
+// file) does not hide the others, nor what validation finds.
+func TestConfig_ListsEveryProblemAtOnce(t *testing.T) {
+	p := writeFile(t, "c.yaml", `source:
+  api_key_file: /nonexistent/key
+  page_size: 500
+  timeout: 30 s
+  start: yesterday
+  colour: blue
+warehouse:
+  path: ${WAREHOUSE_DIR}/w.duckdb
+  format: csv
+log: {level: loud}
+`)
+	ce := configProblems(t, p)
+	err := error(ce)
+	for _, want := range []string{
+		"source.api_key_file (line 2): open /nonexistent/key", "source.page_size (line 3): must be 1..100",
+		"source.timeout (line 4)", "source.start (line 5)", "source.colour (line 6): unknown key",
+		"warehouse.path (line 8): environment variable WAREHOUSE_DIR is not set", "warehouse.format (line 9)", "log.level (line 10)",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if len(ce.Problems) != 8 {
+		t.Errorf("%d problems, want 8 (none twice, no empty key reported beside its file):\n%v", len(ce.Problems), err)
+	}
+}
+
+// TestConfig_APIKeySources: an api_key or api_key_file set in the file wins
+// over ONCEHUB_API_KEY, which is used only when neither is set; both set is
+// an error, as is a key file that cannot be read.
+func TestConfig_APIKeySources(t *testing.T) {
+	keyFile := writeFile(t, "key", "from-file\n")
+	empty := writeFile(t, "empty", "\n")
+	for _, tc := range []struct {
+		name, source, env string
+		want              string // the key, or the error
+	}{
+		{"file wins over the variable", "api_key_file: " + keyFile, "from-env", "from-file"},
+		{"key wins over the variable", "api_key: inline", "from-env", "inline"},
+		{"variable when neither", "page_size: 10", "from-env", "from-env"},
+		{"missing file, variable set", "api_key_file: /nonexistent/key", "from-env", "source.api_key_file (line 3): open /nonexistent/key: no such file or directory"},
+		{"empty file", "api_key_file: " + empty, "from-env", "source.api_key_file (line 3): " + empty + " is empty"},
+		{"both", "api_key: inline\n  api_key_file: " + keyFile, "", "source.api_key_file (line 4): set source.api_key or source.api_key_file, not both"},
+		{"none", "page_size: 10", "", "source.api_key: empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, "c.yaml", "source:\n  start: 2024-01-01T00:00:00Z\n  "+tc.source+"\n")
+			cfg, err := loadConfig(p, envOf(map[string]string{"ONCEHUB_API_KEY": tc.env}), true)
+			if err != nil {
+				if !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("err = %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if string(cfg.Source.APIKey) != tc.want {
+				t.Errorf("key %q, want %q", string(cfg.Source.APIKey), tc.want)
+			}
+		})
+	}
+	// Querying needs no key: an unreadable key file does not stop sql or status.
+	p := writeFile(t, "c.yaml", "source:\n  api_key_file: /nonexistent/key\n")
+	if _, err := loadConfig(p, envOf(nil), false); err != nil {
+		t.Errorf("without the source: %v", err)
+	}
+}
+
+// TestConfig_WarehousePath: a warehouse.path no sync could write is a
+// configuration problem, found without writing anything.
+func TestConfig_WarehousePath(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := filepath.Join(dir, "ro")
+	if err := os.Mkdir(readOnly, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, format, path string
+		want               string // "" for none
+	}{
+		{"new file in new folders", "duckdb", filepath.Join(dir, "a", "b", "w.duckdb"), ""},
+		{"existing file", "duckdb", file, ""},
+		{"new dataset", "parquet", filepath.Join(dir, "a", "w"), ""},
+		{"existing dataset", "parquet", dir, ""},
+		{"under a file", "duckdb", filepath.Join(file, "x", "w.duckdb"), "cannot create " + filepath.Join(file, "x", "w.duckdb") + ": " + file + " is not a folder"},
+		{"dataset under a file", "parquet", filepath.Join(file, "w"), file + " is not a folder"},
+		{"in /proc", "duckdb", "/proc/nope/wh.duckdb", "cannot write in /proc"},
+		{"read-only folder", "duckdb", filepath.Join(readOnly, "w.duckdb"), "cannot write in " + readOnly},
+		{"duckdb is a folder", "duckdb", dir, dir + " is not a file (a duckdb warehouse is one)"},
+		{"parquet is a file", "parquet", file, file + " is not a folder (a parquet warehouse is one)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, "c.yaml", fmt.Sprintf("source:\n  start: 2024-01-01T00:00:00Z\nwarehouse:\n  format: %s\n  path: %s\n", tc.format, tc.path))
+			_, err := loadConfig(p, envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), true)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), "warehouse.path (line 5): ") || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+			if _, err := loadConfig(p, envOf(nil), false); err != nil {
+				t.Errorf("for querying: %v, want the path left to the query", err)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(dir, "a")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the check created folders: %v", err)
+	}
+}
+
+// configProblems loads the configuration file at path, which must be
+// invalid, and returns its problems.
+func configProblems(t *testing.T, path string) *ConfigError {
+	t.Helper()
+	_, err := loadConfig(path, envOf(nil), true)
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("err = %v, want *ConfigError", err)
+	}
+	return ce
 }

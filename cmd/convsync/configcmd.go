@@ -8,18 +8,26 @@ import (
 )
 
 func runConfig(ctx context.Context, e env, args []string) error {
-	if len(args) == 0 || args[0] != "check" {
-		return usageError{"usage: convsync config check [--config FILE]"}
-	}
 	fs := newFlags(e, "config check")
 	cfgFlag := fs.String("config", "", "config file (default $CONVSYNC_CONFIG, else ./convsync.yaml if present)")
-	if err := parse(fs, args[1:]); err != nil {
+	switch {
+	case len(args) > 0 && args[0] == "check":
+		args = args[1:]
+	case len(args) > 0 && isHelp(args[0]): // the flags' usage, exit 0
+	default:
+		return usageError{"usage: convsync config check [--config FILE]"}
+	}
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	path := configPath(e, *cfgFlag)
 	cfg, err := loadConfig(path, e.getenv, true)
 	if err != nil {
 		return err
+	}
+	if cfg.Source.APIKeyFile != "" {
+		// The key file's, not to print beside it: the output loads back.
+		cfg.Source.APIKey = ""
 	}
 	out, err := yaml.Marshal(cfg) // Secret and URL mask themselves
 	if err != nil {

@@ -64,8 +64,8 @@ metrics:
 	if r.code != exitConfig || r.stdout != "" {
 		t.Errorf("exit %d, stdout %q; want %d and nothing printed", r.code, r.stdout, exitConfig)
 	}
-	for _, want := range []string{"schedule: ", "source.page_size", "source.api_key", "source.start", "sync.shutdown_grace: must be positive",
-		"metrics.listen: must be HOST:PORT", "metrics.textfile: must end in .prom", "metrics.pushgateway: must be an http(s) URL", "metrics.job: required"} {
+	for _, want := range []string{"schedule (line 1): ", "source.page_size (line 3)", "source.api_key", "source.start", "sync.shutdown_grace (line 5): must be positive",
+		"metrics.listen (line 7): must be HOST:PORT", "metrics.textfile (line 8): must end in .prom", "metrics.pushgateway (line 9): must be an http(s) URL", "metrics.job (line 10): required"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
@@ -84,5 +84,21 @@ func TestConfig_UnreadableIsConfigError(t *testing.T) {
 		if !errors.As(err, &ce) || exitCode(err) != exitConfig {
 			t.Errorf("%s: %v, want a *ConfigError", path, err)
 		}
+	}
+}
+
+// TestConfigCheck_KeyFileOutputLoadsBack: with the key from a file, the
+// printed configuration names the file, not a masked key beside it, so it
+// loads back as it is.
+func TestConfigCheck_KeyFileOutputLoadsBack(t *testing.T) {
+	key := writeFile(t, "key", "sk-from-file\n")
+	p := writeFile(t, "c.yaml", "source:\n  api_key_file: "+key+"\n  start: 2025-01-01T00:00:00Z\n")
+	r := runCmd(context.Background(), envOf(nil), "config", "check", "--config", p)
+	if r.code != exitOK || strings.Contains(r.stdout, "sk-from-file") {
+		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	again, err := loadConfig(writeFile(t, "printed.yaml", r.stdout), envOf(nil), true)
+	if err != nil || again.Source.APIKey != "sk-from-file" {
+		t.Errorf("the printed configuration loads as key %q, %v", string(again.Source.APIKey), err)
 	}
 }

@@ -24,7 +24,7 @@ func runSimulate(ctx context.Context, e env, args []string) error {
 	limits := fs.Bool("rate-limits", true, "enforce OnceHub's rate limits (5 req/s per key, 200 req/5 min per client)")
 	live := fs.Bool("live", true, "follow the wall clock: new and updated conversations appear as time passes")
 	quiet := fs.Bool("quiet", false, "do not log requests")
-	if err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	opts := oncehubtest.Options{Seed: *seed, Conversations: *n, APIKey: *key, Live: *live}
@@ -56,7 +56,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	n := fs.Int("conversations", 3000, "conversations in the simulator")
 	seed := fs.Uint64("seed", 1, "seed of the generated data")
 	format := fs.String("format", "duckdb", "warehouse format: duckdb (DIR/warehouse.duckdb) or parquet (DIR/warehouse/)")
-	if err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *format != "duckdb" && *format != "parquet" {

@@ -126,10 +126,7 @@ func TestDeploy_CronJob(t *testing.T) {
 	if !ok {
 		t.Fatalf("the ConfigMap has no %s", path.Base(argv[3]))
 	}
-	cfg, err := loadConfig(writeFile(t, "convsync.yaml", text), envOf(map[string]string{"ONCEHUB_API_KEY": "from the secret"}), true)
-	if err != nil {
-		t.Fatalf("the ConfigMap's configuration: %v", err)
-	}
+	cfg := loadInPod(t, text, mounts)
 
 	// The warehouse is on the PVC.
 	whVol, ok := vols[volumeAt(cfg.Warehouse.Path)]
@@ -180,4 +177,42 @@ func TestDeploy_Dockerfile(t *testing.T) {
 	if n := strings.Count(d, "\nFROM "); n != 2 {
 		t.Errorf("%d stages, want 2", n)
 	}
+}
+
+// loadInPod loads the configuration text as the pod would, where its
+// volumes are mounted (mounts: mount path -> volume): each mount is a
+// folder under a temporary root, a key file it names holds a key, and the
+// paths of the result are the pod's again.
+func loadInPod(t *testing.T, text string, mounts map[string]string) Config {
+	t.Helper()
+	root := t.TempDir()
+	var pairs []string
+	for m := range mounts {
+		if err := os.MkdirAll(filepath.Join(root, m), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		pairs = append(pairs, " "+m+"/", " "+filepath.Join(root, m)+"/")
+	}
+	local := strings.NewReplacer(pairs...).Replace(text)
+	var file struct {
+		Source struct {
+			APIKeyFile string `yaml:"api_key_file"`
+		} `yaml:"source"`
+	}
+	if err := yaml.Unmarshal([]byte(local), &file); err != nil {
+		t.Fatal(err)
+	}
+	if f := file.Source.APIKeyFile; f != "" {
+		if err := os.WriteFile(f, []byte("from the secret\n"), 0o600); err != nil {
+			t.Fatalf("the key file is not on a mounted volume: %v", err)
+		}
+	}
+	// The key file, if named, wins over the variable.
+	cfg, err := loadConfig(writeFile(t, "convsync.yaml", local), envOf(map[string]string{"ONCEHUB_API_KEY": "from the secret"}), true)
+	if err != nil {
+		t.Fatalf("the ConfigMap's configuration: %v", err)
+	}
+	cfg.Warehouse.Path = strings.TrimPrefix(cfg.Warehouse.Path, root)
+	cfg.Source.APIKeyFile = strings.TrimPrefix(cfg.Source.APIKeyFile, root)
+	return cfg
 }

@@ -60,17 +60,18 @@ type command struct {
 	run              func(ctx context.Context, e env, args []string) error
 }
 
+// commands lists the commands; their args are the README's Commands table.
 func commands() []command {
 	return []command{
 		{"sync", "[--config FILE] [--full-refresh]", "run one incremental sync and exit (for cron and Kubernetes CronJobs)", runSync},
 		{"run", "[--config FILE] [--schedule CRON] [--listen ADDR]", "run syncs on a schedule until stopped, serving /metrics and /healthz", runScheduled},
 		{"backfill", "--from T1 --to T2 [--config FILE]", "re-read [T1, T2) without moving the cursor; run it again to resume", runBackfill},
 		{"config", "check [--config FILE]", "validate the configuration and print it, secrets masked", runConfig},
-		{"demo", "[--dir DIR] [--conversations N]", "sync the built-in simulator into DIR/warehouse.duckdb, twice, and show the result", runDemo},
-		{"simulate", "[--addr HOST:PORT] [--conversations N] [--seed S]", "serve the OnceHub API simulator", runSimulate},
+		{"demo", "[--dir DIR] [--conversations N] [--seed S] [--format duckdb|parquet]", "sync the built-in simulator into DIR/warehouse.duckdb, twice, and show the result", runDemo},
+		{"simulate", "[--addr HOST:PORT] [--conversations N] [--seed S] [--api-key K] [--rate-limits=false] [--live=false] [--quiet]", "serve the OnceHub API simulator", runSimulate},
 		{"sql", "[--config FILE] [--format table|csv|json] QUERY", "run a read-only SQL query against the warehouse", runSQL},
 		{"status", "[--config FILE]", "show the sync cursor, the last runs and row counts", runStatus},
-		{"bench", "[--conversations N] [--delta F] [--compare-at N] [--parquet=false] [--out FILE]", "measure sync speed, memory and API calls against DuckDB's own JSON load", runBench},
+		{"bench", "[--conversations N] [--delta F] [--deltas N] [--compare-at N] [--parquet=false] [--split=false] [--seed S] [--rate-limited N] [--batch-size N] [--memory-limit M] [--low-memory] [--dir DIR] [--out FILE] [--cpuprofile FILE]", "measure sync speed, memory and API calls against DuckDB's own JSON load", runBench},
 	}
 }
 
@@ -78,11 +79,12 @@ func commands() []command {
 // process exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	e := env{getenv: getenv, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		usage(stderr)
+		return exitConfig
+	}
+	if args[0] == "help" || isHelp(args[0]) {
 		usage(stdout)
-		if len(args) == 0 {
-			return exitConfig
-		}
 		return exitOK
 	}
 	for _, c := range commands() {
@@ -144,6 +146,29 @@ func parse(fs *flag.FlagSet, args []string) error {
 		return usageError{err.Error()}
 	}
 	return nil
+}
+
+// parseFlags parses the args of a command that takes flags only: a stray
+// argument (convsync sync prod.yaml, for --config prod.yaml) is a usage
+// error naming it, not something to ignore. Only the first is named: flag
+// parsing stops there, so what follows it is left unread too.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unexpected argument %q", fs.Arg(0))
+	if fs.Lookup("config") != nil {
+		msg += " (the configuration file is --config FILE)"
+	}
+	return usageError{msg}
+}
+
+// isHelp says whether arg asks for help, as package flag reads it.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--h" || arg == "-help" || arg == "--help"
 }
 
 // configPath is --config, else $CONVSYNC_CONFIG, else convsync.yaml if it

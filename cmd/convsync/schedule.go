@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,8 +24,18 @@ func runScheduled(ctx context.Context, e env, args []string) error {
 	cfgFlag := fs.String("config", "", "config file (default $CONVSYNC_CONFIG, else ./convsync.yaml if present)")
 	spec := fs.String("schedule", "", `cron schedule, e.g. "*/15 * * * *" or "@every 10m" (default: schedule in the config)`)
 	listen := fs.String("listen", "", `address for /metrics and /healthz, e.g. ":9464" (default: metrics.listen in the config; "off": none)`)
-	if err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *spec != "" {
+		if _, err := parseSchedule(*spec); err != nil {
+			return usageError{fmt.Sprintf("--schedule: %v", err)}
+		}
+	}
+	if *listen != "" && *listen != "off" {
+		if _, _, err := net.SplitHostPort(*listen); err != nil {
+			return usageError{fmt.Sprintf("--listen: must be HOST:PORT (e.g. 127.0.0.1:9464, :9464) or off, got %q", *listen)}
+		}
 	}
 	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, true)
 	if err != nil {
@@ -39,9 +50,6 @@ func runScheduled(ctx context.Context, e env, args []string) error {
 		cfg.Metrics.Listen = ""
 	default:
 		cfg.Metrics.Listen = *listen
-	}
-	if err := cfg.validate(true); err != nil {
-		return err
 	}
 	if cfg.Schedule == "" {
 		return &ConfigError{Problems: []string{"schedule: required by convsync run: set it in the config or pass --schedule"}}
@@ -64,9 +72,27 @@ func runScheduled(ctx context.Context, e env, args []string) error {
 }
 
 // parseSchedule parses a standard 5-field cron expression or a descriptor
-// (@hourly, @every 10m), optionally prefixed by CRON_TZ=Zone.
+// (@hourly, @every 10m), optionally prefixed by CRON_TZ=Zone. A schedule
+// that would never fire (30 February) or fire constantly (@every below a
+// second, which cron would run every second) is an error.
 func parseSchedule(spec string) (cron.Schedule, error) {
-	return cron.ParseStandard(spec)
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, err
+	}
+	fields := strings.Fields(spec)
+	if len(fields) > 0 && (strings.HasPrefix(fields[0], "CRON_TZ=") || strings.HasPrefix(fields[0], "TZ=")) {
+		fields = fields[1:]
+	}
+	if len(fields) == 2 && fields[0] == "@every" {
+		if d, err := time.ParseDuration(fields[1]); err == nil && d < time.Second {
+			return nil, fmt.Errorf("@every needs an interval of at least 1s, got %s", fields[1])
+		}
+	}
+	if sched.Next(time.Now()).IsZero() {
+		return nil, fmt.Errorf("%q never runs: no date matches it", spec)
+	}
+	return sched, nil
 }
 
 // scheduler runs a job on a schedule, never two at once: a tick that comes

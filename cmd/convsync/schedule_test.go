@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -212,5 +213,64 @@ func TestRun_ServesMetrics(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "stopped: context canceled") {
 		t.Errorf("stderr lacks the stop:\n%s", stderr.String())
+	}
+}
+
+// TestParseSchedule: a schedule that would never fire, or fire every
+// second whatever it says, is an error.
+func TestParseSchedule(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		want string // the error; "" for none
+	}{
+		{"*/15 * * * *", ""},
+		{"@every 10m", ""},
+		{"@every 1s", ""},
+		{"@hourly", ""},
+		{"CRON_TZ=Europe/Berlin 0 3 * * *", ""},
+		{"0 0 29 2 *", ""},
+		{"@every -5m", "@every needs an interval of at least 1s, got -5m"},
+		{"@every 0s", "@every needs an interval of at least 1s, got 0s"},
+		{"@every 500ms", "at least 1s"},
+		{"0 0 30 2 *", `"0 0 30 2 *" never runs`},
+		{"CRON_TZ=UTC 0 0 31 4 *", "never runs"},
+		{"every quarter hour", "expected exactly 5 fields"},
+	} {
+		t.Run(tc.spec, func(t *testing.T) {
+			_, err := parseSchedule(tc.spec)
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestRun_RejectsBadSchedule: `convsync run` refuses a schedule that never
+// fires or fires constantly, from the flag or the file, naming which (exit
+// 2, before it starts).
+func TestRun_RejectsBadSchedule(t *testing.T) {
+	// Were a schedule let through, its runs would go nowhere.
+	text := "source:\n  start: 2024-01-01T00:00:00Z\n  base_url: http://127.0.0.1:1/v2\nwarehouse:\n  path: " +
+		filepath.Join(t.TempDir(), "w.duckdb") + "\nmetrics:\n  listen: \"\"\n"
+	good := writeFile(t, "good.yaml", text)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"flag, negative", []string{"--config", good, "--schedule", "@every -5m"}, "--schedule: @every needs an interval of at least 1s"},
+		{"flag, zero", []string{"--config", good, "--schedule", "@every 0s"}, "--schedule: @every needs an interval of at least 1s"},
+		{"flag, never", []string{"--config", good, "--schedule", "0 0 30 2 *"}, "--schedule: \"0 0 30 2 *\" never runs"},
+		{"file, never", []string{"--config", writeFile(t, "c.yaml", "schedule: 0 0 30 2 *\n"+text)}, "schedule (line 1): \"0 0 30 2 *\" never runs"},
+		{"bad listen", []string{"--config", good, "--schedule", "@every 1m", "--listen", "9464"}, `--listen: must be HOST:PORT`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			r := runCmd(ctx, envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), append([]string{"run"}, tc.args...)...)
+			if r.code != exitConfig || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("exit %d, want %d with %q:\n%s", r.code, exitConfig, tc.want, r.stderr)
+			}
+		})
 	}
 }

@@ -13,7 +13,7 @@ import (
 func runStatus(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "status")
 	cfgFlag := fs.String("config", "", "config file (default $CONVSYNC_CONFIG, else ./convsync.yaml if present)")
-	if err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	wh, cfg, err := configuredReader(ctx, e, *cfgFlag)

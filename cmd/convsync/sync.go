@@ -21,7 +21,7 @@ func runSync(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "sync")
 	cfgFlag := fs.String("config", "", "config file (default $CONVSYNC_CONFIG, else ./convsync.yaml if present)")
 	full := fs.Bool("full-refresh", false, "re-read everything from source.start instead of from the cursor")
-	if err := parse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, true)

@@ -54,12 +54,13 @@ func TestSync_ExitCodes(t *testing.T) {
 	}{
 		{"success", p.getenv, []string{"sync", "--config", good}, exitOK, `"status":"succeeded"`},
 		{"failure: 401", wrongKey, []string{"sync", "--config", good}, exitFailure, "401"},
-		{"invalid configuration", p.getenv, []string{"sync", "--config", badPath}, exitConfig, "source.page_size: must be 1..100, got 500"},
+		{"invalid configuration", p.getenv, []string{"sync", "--config", badPath}, exitConfig, "source.page_size (line 7): must be 1..100, got 500"},
 		{"missing config file", p.getenv, []string{"sync", "--config", filepath.Join(p.dir, "nope.yaml")}, exitConfig, "nope.yaml"},
 		{"unknown flag", p.getenv, []string{"sync", "--bogus"}, exitConfig, "bogus"},
 		{"unknown command", p.getenv, []string{"frobnicate"}, exitConfig, "unknown command"},
-		{"no command", p.getenv, nil, exitConfig, ""},
+		{"no command", p.getenv, nil, exitConfig, "usage: convsync COMMAND"},
 		{"help", p.getenv, []string{"sync", "-h"}, exitOK, "-full-refresh"},
+		{"config help", p.getenv, []string{"config", "-h"}, exitOK, "-config"},
 		{"locked", p.getenv, []string{"sync", "--config", lockedPath}, exitLocked, "locked by the test's holder (host "},
 		{"backfill without range", p.getenv, []string{"backfill", "--config", good}, exitConfig, "--from is required"},
 		{"run without schedule", p.getenv, []string{"run", "--config", good}, exitConfig, "schedule: required"},
@@ -73,6 +74,90 @@ func TestSync_ExitCodes(t *testing.T) {
 				t.Errorf("stderr lacks %q:\n%s", tc.stderr, r.stderr)
 			}
 		})
+	}
+}
+
+// TestRun_Usage: asked for, the usage goes to stdout (exit 0); after a
+// mistake, to stderr (exit 2).
+func TestRun_Usage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  bool // on stdout, else on stderr
+	}{
+		{nil, exitConfig, false},
+		{[]string{"frobnicate"}, exitConfig, false},
+		{[]string{"help"}, exitOK, true},
+		{[]string{"--help"}, exitOK, true},
+	} {
+		r := runCmd(context.Background(), envOf(nil), tc.args...)
+		got, other := r.stderr, r.stdout
+		if tc.out {
+			got, other = r.stdout, r.stderr
+		}
+		if r.code != tc.code || !strings.Contains(got, "usage: convsync COMMAND") || other != "" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want %d and the usage on stdout %v", tc.args, r.code, r.stdout, r.stderr, tc.code, tc.out)
+		}
+	}
+}
+
+// TestUsage_MatchesREADME: the usage lists each command with the arguments
+// the README's Commands table gives it.
+func TestUsage_MatchesREADME(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(string(b), "\n## Commands\n")
+	table, _, _ = strings.Cut(table, "\n#")
+	readme := map[string]string{} // command -> its arguments
+	for _, line := range strings.Split(table, "\n") {
+		if cell, ok := strings.CutPrefix(line, "| `"); ok {
+			cell, _, _ = strings.Cut(cell, "` |")
+			name, args, _ := strings.Cut(strings.ReplaceAll(cell, `\|`, "|"), " ")
+			readme[name] = args
+		}
+	}
+	for _, c := range commands() {
+		args, ok := readme[c.name]
+		if !ok {
+			t.Errorf("the README's Commands table lacks %s", c.name)
+		} else if args != c.args {
+			t.Errorf("%s: usage gives\n  %s\nthe README\n  %s", c.name, c.args, args)
+		}
+		delete(readme, c.name)
+	}
+	if len(readme) > 0 {
+		t.Errorf("the README lists commands convsync lacks: %v", readme)
+	}
+}
+
+// TestCommands_RejectStrayArguments: a positional argument where a command
+// takes none (a config file without --config, say) is exit 2 naming it. The
+// other flags make each command stop at once were the argument ignored.
+func TestCommands_RejectStrayArguments(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.yaml")
+	for _, args := range [][]string{
+		{"sync", "--config", missing, "/etc/convsync/prod.yaml"},
+		{"sync", "/etc/convsync/prod.yaml", "--full-refresh"},
+		{"status", "--config", missing, "/etc/convsync/prod.yaml"},
+		{"config", "check", "--config", missing, "/etc/convsync/prod.yaml"},
+		{"backfill", "--config", missing, "--from", "2025-01-01", "--to", "2025-02-01", "/etc/convsync/prod.yaml"},
+		{"run", "--config", missing, "/etc/convsync/prod.yaml"},
+		{"demo", "--format", "none", "/etc/convsync/prod.yaml"},
+		{"simulate", "--addr", "256.0.0.1:1", "/etc/convsync/prod.yaml"},
+		{"bench", "--serve-simulator", "--start", "never", "/etc/convsync/prod.yaml"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			r := runCmd(context.Background(), envOf(nil), args...)
+			if r.code != exitConfig || !strings.Contains(r.stderr, `unexpected argument "/etc/convsync/prod.yaml"`) {
+				t.Errorf("%q: exit %d, want %d naming the argument:\n%s", args, r.code, exitConfig, r.stderr)
+			}
+		})
+	}
+	r := runCmd(context.Background(), envOf(nil), "sync", "prod.yaml")
+	if !strings.Contains(r.stderr, `unexpected argument "prod.yaml" (the configuration file is --config FILE)`) {
+		t.Errorf("the message does not point at --config:\n%s", r.stderr)
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -67,6 +69,60 @@ func openWriter(ctx context.Context, cfg Config, owner string) (warehouse, error
 		return nil, errors.Join(duckdbLocked(path, err), lock.Release())
 	}
 	return &lockedDuckDB{DuckDB: db, lock: lock}, nil
+}
+
+// writablePath says why a warehouse of format could not be created or
+// written at path, checked without writing anything: an existing path must
+// be a file (duckdb) or a folder (parquet), and the nearest existing
+// ancestor of the folder its files go in (a DuckDB file's folder, which
+// also gets its .lock and WAL; the dataset's folder) a folder convsync may
+// write in.
+func writablePath(format, path string) error {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && format == "parquet" && !fi.IsDir():
+		return fmt.Errorf("%s is not a folder (a parquet warehouse is one)", path)
+	case err == nil && format != "parquet" && !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is not a file (a duckdb warehouse is one)", path)
+	}
+	dir := path
+	if format != "parquet" {
+		dir = filepath.Dir(path)
+	}
+	for {
+		fi, err := os.Stat(dir)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Errorf("cannot create %s: %s is not a folder", path, dir)
+		case err == nil:
+			if err := writableDir(dir, fi.Mode()); err != nil {
+				return fmt.Errorf("cannot create %s: %w", path, err)
+			}
+			return nil
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			return err
+		case filepath.Dir(dir) == dir:
+			return err
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+// accessWrite is access(2)'s W_OK, which package syscall does not name.
+const accessWrite = 0x2
+
+// writableDir says why convsync could not create files in dir, if so.
+// access(2) answers for the process's user, but root passes it anywhere, so
+// a folder nobody may write (mode 0555, like /proc and /sys, where nothing
+// can be created) is refused too.
+func writableDir(dir string, mode fs.FileMode) error {
+	if err := syscall.Access(dir, accessWrite); err != nil {
+		return fmt.Errorf("cannot write in %s: %w", dir, err)
+	}
+	if mode.Perm()&0o222 == 0 {
+		return fmt.Errorf("cannot write in %s: it is read-only (mode %#o)", dir, mode.Perm())
+	}
+	return nil
 }
 
 // lockedDuckDB is a DuckDB warehouse holding its lock file.
