@@ -385,3 +385,40 @@ func TestReadBody(t *testing.T) {
 type zeros struct{}
 
 func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestDecodeConversation_WebhookSample decodes the conversation of the
+// reference's conversation.closed webhook, the one sample with the owner,
+// bot and website expanded (and the audience an id).
+func TestDecodeConversation_WebhookSample(t *testing.T) {
+	var event struct {
+		Data stdjson.RawMessage `json:"data"`
+	}
+	if err := stdjson.Unmarshal(mustReadFile(t, "testdata/webhook-event-conversation-closed.json"), &event); err != nil {
+		t.Fatal(err)
+	}
+	c, err := decodeConversation(event.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID != "CVR-7Q2KD9LM4X" || c.Status != "closed" || len(c.Answers) != 3 || len(c.Bookings) != 1 {
+		t.Errorf("conversation = %s %s, %d answers, %d bookings", c.ID, c.Status, len(c.Answers), len(c.Bookings))
+	}
+	if o := c.Owner.Obj; o == nil || c.Owner.ID != "USR-GNSBE50D6A" || o.FirstName != "Andrea" || o.RoleName != "Member" || len(o.Teams) != 1 {
+		t.Errorf("owner = %+v", c.Owner)
+	}
+	if b := c.Bot.Obj; b == nil || c.Bot.ID != "BOT-62774A40FB" || b.Name != "Website qualification bot" {
+		t.Errorf("bot = %+v", c.Bot)
+	}
+	if w := c.Website.Obj; w == nil || c.Website.ID != "WEB-B1D45D12BB" || w.URL != "https://www.example.com" {
+		t.Errorf("website = %+v", c.Website)
+	}
+	if c.Audience.ID != "AUD-3KX8Q2M1ZP" || c.Audience.Obj != nil {
+		t.Errorf("audience = %+v, want the id only", c.Audience)
+	}
+	if k := c.Contact.Obj; k == nil || k.Employees != nil || k.TermsOfService == nil || *k.TermsOfService || k.Timezone != "America/New_York" {
+		t.Errorf("contact = %+v", c.Contact)
+	}
+	if !c.LastInteractedTime.Equal(time.Date(2025, 3, 4, 15, 9, 40, 5_000_000, time.UTC)) {
+		t.Errorf("last_interacted_time = %v", c.LastInteractedTime)
+	}
+}
