@@ -446,6 +446,27 @@ func TestClient_Pages_Retries(t *testing.T) {
 	}
 }
 
+// TestClient_Pages_RetriesARequestTimeout: the HTTP client's timeout (an
+// error wrapping context.DeadlineExceeded) is retried like any network
+// error, while the caller's context is live.
+func TestClient_Pages_RetriesARequestTimeout(t *testing.T) {
+	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 0 {
+			select { // hang past the client's timeout
+			case <-r.Context().Done():
+			case <-time.After(5 * time.Second):
+			}
+			return
+		}
+		fmt.Fprint(w, list("false", "CVR-1"))
+	})
+	c := api.client(t, func(o *extract.Options) { o.HTTPClient = &http.Client{Timeout: 50 * time.Millisecond} })
+	got, _, err := collect(t, c, extract.Window{}, "")
+	if err != nil || strings.Join(got, ",") != "CVR-1" || len(api.requests()) != 2 || c.Stats().Retries != 1 {
+		t.Errorf("read %v, err %v, in %d requests and %d retries; want CVR-1 after one retry", got, err, len(api.requests()), c.Stats().Retries)
+	}
+}
+
 func TestClient_Pages_GivesUpAfterMaxRetries(t *testing.T) {
 	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		apiError(w, 502, "api_error", "bad gateway", "")

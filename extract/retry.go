@@ -49,7 +49,11 @@ func withRetry(send sendFunc, p retryPolicy, onRetry func(err error, wait time.D
 		b := p.backOff()
 		op := func() (*response, error) {
 			r, err := send(ctx, path, q)
-			if err != nil && !transient(err) {
+			switch {
+			case err == nil:
+			case ctx.Err() != nil:
+				return nil, backoff.Permanent(ctx.Err())
+			case !transient(err):
 				return nil, backoff.Permanent(err)
 			}
 			var apiErr *APIError

@@ -101,7 +101,7 @@ func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, siz
 		clear(rejs)
 		convs, rejs, n = convs[:0], rejs[:0], 0
 	}
-	return ctx.Err()
+	return nil // pages closes when read ends; if on an error, read returns it
 }
 
 // loader commits batches in order.
@@ -124,7 +124,9 @@ func (l *loader) consume(ctx context.Context, batches <-chan batch) error {
 			return err
 		}
 	}
-	return ctx.Err()
+	// Every batch is committed (or gather returned an error, which the
+	// group returns): a signal that comes now cancels nothing.
+	return nil
 }
 
 func (l *loader) commit(ctx context.Context, b batch) error {

@@ -153,7 +153,7 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, er
 	}
 	base := src.Stats()
 	err = execute(ctx, src, sink, st, p, &run, base, opts)
-	finish(&run, src.Stats(), base, time.Now(), err)
+	finish(&run, src.Stats(), base, time.Now(), err, ctx.Err() != nil)
 	// The final ledger row is written even when ctx was cancelled: it is what
 	// tells the user why the run stopped.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -164,14 +164,17 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, er
 	return run, err
 }
 
-func finish(run *load.Run, now, base extract.Stats, end time.Time, err error) {
+// finish fills in the end of run: succeeded without err; cancelled if the
+// run's own context was (a signal, a caller's deadline), whatever err
+// says; else failed. A request's timeout is a failure, not a cancellation.
+func finish(run *load.Run, now, base extract.Stats, end time.Time, err error, cancelled bool) {
 	applyStats(run, now, base)
 	e := end.UTC()
 	run.End = &e
 	switch {
 	case err == nil:
 		run.Status = "succeeded"
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+	case cancelled:
 		run.Status, run.Error = "cancelled", err.Error()
 	default:
 		run.Status, run.Error = "failed", err.Error()

@@ -211,6 +211,53 @@ func TestRun_EmptySlicesAreCommitted(t *testing.T) {
 	}
 }
 
+// cancelAfterLast cancels the run's context right after committing the
+// run's last batch: a signal that comes once the work is done.
+type cancelAfterLast struct {
+	*fakeSink
+	cancel context.CancelFunc
+}
+
+func (s cancelAfterLast) Commit(ctx context.Context, b *transform.Batch, st load.State, r load.Run) (load.Counts, error) {
+	c, err := s.fakeSink.Commit(ctx, b, st, r)
+	if err == nil && st.Pending == nil {
+		s.cancel()
+	}
+	return c, err
+}
+
+// TestRun_SignalAfterTheLastCommitSucceeds: a run whose every batch is
+// committed has succeeded, whatever comes after.
+func TestRun_SignalAfterTheLastCommitSucceeds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sink := newFakeSink()
+	o := Options{Start: t0, BatchSize: 10, Now: func() time.Time { return at(200) }}
+	run, err := Run(ctx, &fakeSource{convs: convsEvery(100, time.Hour), size: 10}, cancelAfterLast{sink, cancel}, o)
+	if err != nil || run.Status != "succeeded" || ctx.Err() == nil {
+		t.Errorf("run %s, err %v (context cancelled: %v); want succeeded after the cancel", run.Status, err, ctx.Err())
+	}
+}
+
+// TestRun_RequestTimeoutFailsNotCancels: an error that wraps
+// context.DeadlineExceeded (an HTTP client's timeout) while the run's own
+// context is live is a failed run, not a cancelled one.
+func TestRun_RequestTimeoutFailsNotCancels(t *testing.T) {
+	src := &failingSource{err: fmt.Errorf("fetch first page: Get \"…\": %w (Client.Timeout exceeded while awaiting headers)", context.DeadlineExceeded)}
+	run, err := Run(context.Background(), src, newFakeSink(), Options{Start: t0, Now: func() time.Time { return at(200) }})
+	if err == nil || run.Status != "failed" {
+		t.Errorf("run %s, err %v; want failed", run.Status, err)
+	}
+}
+
+type failingSource struct{ err error }
+
+func (s *failingSource) Stats() extract.Stats { return extract.Stats{} }
+
+func (s *failingSource) Pages(context.Context, extract.Window, string, func(extract.Page) error) error {
+	return s.err
+}
+
 func TestRun_CancelledRollsBackAndSaysSo(t *testing.T) {
 	src := &fakeSource{convs: convsEvery(100, time.Hour), size: 10}
 	sink := newFakeSink()

@@ -19,7 +19,8 @@ type runPlan struct {
 
 // plan works out the window of a run from the stored state. An interrupted
 // run of the same kind is resumed exactly where its last commit left it (a
-// backfill only when asked for the same range); otherwise the window is
+// backfill only when asked for the same range, a full refresh only when
+// the interrupted run read from Start too); otherwise the window is
 // frozen now, so data that arrives while the run goes is the next run's.
 func plan(st load.State, o Options) runPlan {
 	p := runPlan{mode: o.Mode}
@@ -30,6 +31,12 @@ func plan(st load.State, o Options) runPlan {
 			p.resume = b
 		}
 	case FullRefresh:
+		// An interrupted full refresh (or first sync: the same window start)
+		// is resumed, as a retried Job would want, not begun again.
+		if st.Pending != nil && st.Pending.WindowLo.Equal(o.Start.UTC().Truncate(time.Millisecond)) {
+			p.resume = st.Pending
+			break
+		}
 		p.window = extract.Window{Lo: o.Start.UTC(), Hi: o.Now().Add(-o.SettleLag).UTC()}
 	default:
 		if st.Pending != nil {

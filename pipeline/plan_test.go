@@ -67,6 +67,17 @@ func TestPlan_ResumesInterruptedRun(t *testing.T) {
 	if len(p.slices) != len(want) || p.slices[0] != want[0] || p.slices[1] != want[1] {
 		t.Errorf("slices = %v, want %v", p.slices, want)
 	}
+	// A full refresh resumes an interrupted run that read from Start too
+	// (an interrupted full refresh or first sync), not an incremental one.
+	o.Mode = FullRefresh
+	if p := plan(load.State{Pending: pending}, o); p.resume != pending || p.firstAfter != "CVR-X" {
+		t.Errorf("full refresh does not resume the interrupted one: %+v", p)
+	}
+	incremental := *pending
+	incremental.WindowLo = at(10)
+	if p := plan(load.State{Pending: &incremental}, o); p.resume != nil || !p.window.Lo.Equal(at(0)) {
+		t.Errorf("full refresh resumes an incremental run: %+v", p)
+	}
 	// A backfill resumes only the same range.
 	o.Mode, o.From, o.To = Backfill, at(0), at(72)
 	bf := *pending

@@ -92,8 +92,9 @@ func withGrace(ctx context.Context, grace time.Duration, f func() error) error {
 	}
 }
 
-// newClient builds the API client of the configuration.
-func newClient(cfg Config) (*extract.Client, error) {
+// newClient builds the API client of the configuration; its retries are
+// logged at warn and its requests at debug on log.
+func newClient(cfg Config, log *slog.Logger) (*extract.Client, error) {
 	s := cfg.Source
 	return extract.New(extract.Options{
 		BaseURL:         s.BaseURL,
@@ -105,6 +106,7 @@ func newClient(cfg Config) (*extract.Client, error) {
 		MaxRetries:      retries(s.Retry.MaxAttempts),
 		MaxElapsed:      s.Retry.MaxElapsed,
 		HTTPClient:      &http.Client{Timeout: s.Timeout},
+		Logger:          log,
 	})
 }
 
@@ -132,7 +134,7 @@ type outcome struct {
 // syncRun opens the warehouse (taking its lock), runs one sync, logs its
 // summary line and reads the last success from the ledger.
 func syncRun(ctx context.Context, cfg Config, log *slog.Logger, opts pipeline.Options) (outcome, error) {
-	client, err := newClient(cfg)
+	client, err := newClient(cfg, log)
 	if err != nil {
 		return outcome{}, err
 	}

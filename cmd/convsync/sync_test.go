@@ -319,8 +319,12 @@ func TestSync_MetricsTextfile(t *testing.T) {
 	path := p.write(t, "c.yaml", cfg)
 	p.sim.Fail(1, http.StatusTooManyRequests, 0)
 	before := time.Now()
-	if r := runCmd(context.Background(), p.getenv, "sync", "--config", path); r.code != exitOK {
+	r := runCmd(context.Background(), p.getenv, "sync", "--config", path)
+	if r.code != exitOK {
 		t.Fatalf("sync: %d %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "oncehub request failed, retrying") {
+		t.Errorf("the retry of the 429 is not logged:\n%s", r.stderr)
 	}
 	f, err := os.Open(cfg.Metrics.Textfile)
 	if err != nil {
