@@ -186,8 +186,12 @@ func (d *DuckDB) State(ctx context.Context) (State, error) {
 }
 
 // Record upserts run's ledger row in _convsync_runs on its own, for the
-// start, the end or the failure of a run.
+// start, the end or the failure of a run, and marks any other row still
+// running abandoned (sql/abandon_runs.sql).
 func (d *DuckDB) Record(ctx context.Context, run Run) error {
+	if _, err := d.db.ExecContext(ctx, sqlfiles.AbandonRuns, run.ID, AbandonedError); err != nil {
+		return fmt.Errorf("record run %s: %w", run.ID, err)
+	}
 	if _, err := d.db.ExecContext(ctx, sqlfiles.RecordRun, runArgs(run)...); err != nil {
 		return fmt.Errorf("record run %s: %w", run.ID, err)
 	}

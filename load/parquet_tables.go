@@ -204,9 +204,16 @@ func (w *writer) runs(ctx context.Context, run Run) error {
 		return err
 	}
 	cols := w.cols(table)
-	q := fmt.Sprintf(`SELECT %[1]s FROM %[2]s WHERE run_id NOT IN (SELECT run_id FROM temp.main._convsync_runs)
+	// A stored row still running but this run's is abandoned, as
+	// sql/abandon_runs.sql has it.
+	q := fmt.Sprintf(`SELECT %[1]s FROM (
+    SELECT * REPLACE (
+        CASE WHEN status = 'running' THEN 'abandoned' ELSE status END AS status,
+        CASE WHEN status = 'running' THEN coalesce(error, %[3]s) ELSE error END AS error)
+    FROM %[2]s)
+WHERE run_id NOT IN (SELECT run_id FROM temp.main._convsync_runs)
 UNION ALL
-SELECT %[1]s FROM temp.main._convsync_runs`, cols, w.stored(table, []string{""}))
+SELECT %[1]s FROM temp.main._convsync_runs`, cols, w.stored(table, []string{""}), quote(AbandonedError))
 	_, err := w.emit(ctx, table, q, true)
 	return err
 }

@@ -48,13 +48,18 @@ func UnmarshalState(b []byte) (State, error) {
 	return s, nil
 }
 
+// AbandonedError is the error of a ledger row marked "abandoned": a run
+// still "running" when another run records itself, which holding the
+// warehouse lock means the first one's process is gone.
+const AbandonedError = "the run ended without recording an outcome (its process was killed?)"
+
 // Run is a row of the run ledger `_convsync_runs`.
 type Run struct {
 	ID          string
 	Mode        string // "incremental", "full-refresh" or "backfill"
 	Start       time.Time
 	End         *time.Time // nil while running
-	Status      string     // "running", "succeeded", "failed" or "cancelled"
+	Status      string     // "running", "succeeded", "failed", "cancelled" or "abandoned" (AbandonedError)
 	WindowLo    *time.Time
 	WindowHi    *time.Time
 	Pages       int64

@@ -444,6 +444,17 @@ func testLedgerUpserted(t *testing.T, open, _ func(t *testing.T) sinkUnderTest) 
 		{"R2", "backfill", utc(at(2, 0)), nil, "running", nil, nil, int64(0), int64(0), int64(0), int64(0), int64(0),
 			int64(0), int64(0), int64(0), int64(0), nil},
 	})
+
+	// R2's process is killed: the next run to record itself (holding the
+	// lock, as only a writer does) marks it abandoned; R1 keeps its outcome.
+	if err := s.Record(ctx, load.Run{ID: "R3", Mode: "incremental", Start: at(3, 0).UTC(), Status: "running"}); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	equal(t, "after a killed run", rows(t, s, `SELECT run_id, status, ended_at, error FROM _convsync_runs ORDER BY run_id`), [][]any{
+		{"R1", "failed", utc(at(1, 9)), "fetch page: boom"},
+		{"R2", "abandoned", nil, load.AbandonedError},
+		{"R3", "running", nil, nil},
+	})
 }
 
 // snapshot is every table's rows, without the commit-time stamps, and the

@@ -107,6 +107,12 @@ var LoadState string
 //go:embed record_run.sql
 var RecordRun string
 
+// AbandonRuns marks 'abandoned' the ledger rows still 'running' but run
+// $1's, with error $2 where they have none.
+//
+//go:embed abandon_runs.sql
+var AbandonRuns string
+
 // BenchCeiling is the benchmark's ceiling: it loads the conversations of the
 // NDJSON file named by variable ceiling_ndjson (SET VARIABLE) into
 // conversations, conversation_answers and conversation_bookings with
