@@ -184,10 +184,10 @@ func (w *writer) partsOf(table string) []string {
 	return parts
 }
 
-// rejects appends the staged rejects as one more file.
+// rejects appends the staged rejects not already stored as one more file.
 func (w *writer) rejects(ctx context.Context) error {
 	const table = "_convsync_rejects"
-	if err := w.exec(ctx, "stage rejects", sqlfiles.ParquetNewRejects); err != nil {
+	if err := w.exec(ctx, "stage rejects", fmt.Sprintf(sqlfiles.ParquetNewRejects, w.stored(table, []string{""}))); err != nil {
 		return err
 	}
 	_, err := w.emit(ctx, table, fmt.Sprintf("SELECT %s FROM new_%s", w.cols(table), table), false)

@@ -364,17 +364,27 @@ func testDimensionDeleted(t *testing.T, open, _ func(t *testing.T) sinkUnderTest
 	})
 }
 
+// testRejectsKept: rejects are kept with their run and reason, a record
+// rejected again for the same reason only once.
 func testRejectsKept(t *testing.T, open, _ func(t *testing.T) sinkUnderTest) {
 	s := open(t)
 	commit(t, s, &transform.Batch{Rejects: []transform.Reject{
 		{ConversationID: p("CVR-X"), Reason: "creation_time: bad", Raw: `{"id":"CVR-X"}`},
 		{Reason: "not an object", Raw: `[1`},
 	}}, load.State{}, runOf("R1"))
-	commit(t, s, &transform.Batch{Rejects: []transform.Reject{{Reason: "again", Raw: `x`}}}, load.State{}, runOf("R2"))
+	// R2 reads CVR-X again (the lookback), with the same fault, and a
+	// record twice in its batch: each is kept once.
+	commit(t, s, &transform.Batch{Rejects: []transform.Reject{
+		{Reason: "again", Raw: `x`},
+		{Reason: "again", Raw: `x`},
+		{ConversationID: p("CVR-X"), Reason: "creation_time: bad", Raw: `{"id":"CVR-X"}`},
+		{ConversationID: p("CVR-X"), Reason: "creation_time: worse", Raw: `{"id":"CVR-X"}`},
+	}}, load.State{}, runOf("R2"))
 	equal(t, "rejects", rows(t, s, `SELECT run_id, conversation_id, reason, raw FROM _convsync_rejects ORDER BY run_id, reason`), [][]any{
 		{"R1", "CVR-X", "creation_time: bad", `{"id":"CVR-X"}`},
 		{"R1", nil, "not an object", `[1`},
 		{"R2", nil, "again", `x`},
+		{"R2", "CVR-X", "creation_time: worse", `{"id":"CVR-X"}`},
 	})
 	ts := rows(t, s, `SELECT max(rejected_at) FROM _convsync_rejects`)[0][0].(time.Time)
 	if time.Since(ts) > time.Minute || ts.Location() != time.UTC {

@@ -196,7 +196,8 @@ var ParquetNewDimension string
 var ParquetLocate string
 
 // ParquetNewRejects leaves in TEMP table new__convsync_rejects the staged
-// rejects with their lineage.
+// rejects not already stored, with their lineage (a template: %s is the
+// stored rejects).
 //
 //go:embed parquet_new_rejects.sql
 var ParquetNewRejects string
