@@ -39,12 +39,13 @@ var runFields = []runField{
 // `convsync run` serves). Safe for concurrent use.
 type metrics struct {
 	reg *prometheus.Registry
-	// lastSuccess has no labels: as a vector it is absent until known, so an
-	// export that does not know it never overwrites a known value with 0.
+	// These have no labels: as vectors they are absent until known, so an
+	// export that does not know one never overwrites a known value with 0,
+	// and a `run` just started does not look like a failed run.
 	lastSuccess  *prometheus.GaugeVec
-	lastEnd      prometheus.Gauge
-	lastDuration prometheus.Gauge
-	lastOK       prometheus.Gauge
+	lastEnd      *prometheus.GaugeVec
+	lastDuration *prometheus.GaugeVec
+	lastOK       *prometheus.GaugeVec
 	lastConvs    *prometheus.GaugeVec
 	last         map[string]prometheus.Gauge
 	runs         *prometheus.CounterVec
@@ -60,12 +61,12 @@ func newMetrics() *metrics {
 		reg: prometheus.NewRegistry(),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "convsync_last_success_timestamp_seconds",
 			Help: "End time of the last successful incremental or full-refresh run (from the run ledger)."}, nil),
-		lastEnd: prometheus.NewGauge(prometheus.GaugeOpts{Name: "convsync_last_run_timestamp_seconds",
-			Help: "End time of the last run, whatever its outcome."}),
-		lastDuration: prometheus.NewGauge(prometheus.GaugeOpts{Name: "convsync_last_run_duration_seconds",
-			Help: "Duration of the last run."}),
-		lastOK: prometheus.NewGauge(prometheus.GaugeOpts{Name: "convsync_last_run_success",
-			Help: "1 if the last run succeeded, else 0."}),
+		lastEnd: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "convsync_last_run_timestamp_seconds",
+			Help: "End time of the last run, whatever its outcome."}, nil),
+		lastDuration: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "convsync_last_run_duration_seconds",
+			Help: "Duration of the last run."}, nil),
+		lastOK: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "convsync_last_run_success",
+			Help: "1 if the last run succeeded, else 0."}, nil),
 		lastConvs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "convsync_last_run_conversations",
 			Help: "Conversations the last run inserted, updated or found unchanged."}, []string{"result"}),
 		last: map[string]prometheus.Gauge{},
@@ -88,10 +89,26 @@ func newMetrics() *metrics {
 		m.totals[f.name] = prometheus.NewCounter(prometheus.CounterOpts{Name: "convsync_" + f.name + "_total", Help: f.help + "."})
 		m.reg.MustRegister(m.last[f.name], m.totals[f.name])
 	}
+	// Counters are exported as 0 from the start, so increase() sees the
+	// first one.
 	for _, s := range []string{"succeeded", "failed", "cancelled"} {
-		m.runs.WithLabelValues(s) // exported as 0 from the start, so rate() sees the first one
+		m.runs.WithLabelValues(s)
+	}
+	for _, r := range []string{"running", "locked"} {
+		m.skipped.WithLabelValues(r)
+	}
+	for _, r := range []string{"inserted", "updated", "unchanged"} {
+		m.convs.WithLabelValues(r)
 	}
 	return m
+}
+
+// seed sets the last success read from the ledger; zero (unknown) leaves it
+// as it is.
+func (m *metrics) seed(lastSuccess time.Time) {
+	if !lastSuccess.IsZero() {
+		m.lastSuccess.WithLabelValues().Set(float64(lastSuccess.UnixMilli()) / 1e3)
+	}
 }
 
 // observe records a finished run. A run that never started (the warehouse
@@ -107,15 +124,15 @@ func (m *metrics) observe(r load.Run, lastSuccess time.Time) {
 	if r.End != nil {
 		end = *r.End
 	}
-	m.lastEnd.Set(float64(end.UnixMilli()) / 1e3)
+	m.lastEnd.WithLabelValues().Set(float64(end.UnixMilli()) / 1e3)
 	dur := 0.0
 	if !r.Start.IsZero() {
 		dur = end.Sub(r.Start).Seconds()
 	}
-	m.lastDuration.Set(dur)
-	m.lastOK.Set(0)
+	m.lastDuration.WithLabelValues().Set(dur)
+	m.lastOK.WithLabelValues().Set(0)
 	if status == "succeeded" {
-		m.lastOK.Set(1)
+		m.lastOK.WithLabelValues().Set(1)
 	}
 	for result, n := range map[string]int64{"inserted": r.Inserted, "updated": r.Updated, "unchanged": r.Unchanged} {
 		m.lastConvs.WithLabelValues(result).Set(float64(n))
@@ -125,17 +142,15 @@ func (m *metrics) observe(r load.Run, lastSuccess time.Time) {
 		m.last[f.name].Set(float64(f.get(r)))
 		m.totals[f.name].Add(float64(f.get(r)))
 	}
-	if !lastSuccess.IsZero() {
-		m.lastSuccess.WithLabelValues().Set(float64(lastSuccess.UnixMilli()) / 1e3)
-	}
+	m.seed(lastSuccess)
 }
 
 // observePanic records a run that panicked.
 func (m *metrics) observePanic() {
 	m.panics.Inc()
 	m.runs.WithLabelValues("failed").Inc()
-	m.lastOK.Set(0)
-	m.lastEnd.Set(float64(time.Now().UnixMilli()) / 1e3)
+	m.lastOK.WithLabelValues().Set(0)
+	m.lastEnd.WithLabelValues().Set(float64(time.Now().UnixMilli()) / 1e3)
 }
 
 // export writes the metrics where c says: the textfile and the Pushgateway.

@@ -63,6 +63,12 @@ func runScheduled(ctx context.Context, e env, args []string) error {
 	}
 	log := newLogger(e.stderr, cfg.Log)
 	m := newMetrics()
+	// The last success is the ledger's, from the start: a restart does not
+	// make it absent until the first run ends.
+	if r, err := openReader(ctx, cfg); err == nil {
+		m.seed(lastSuccess(ctx, r.DB()))
+		r.Close()
+	}
 	s := &scheduler{log: log, metrics: m, grace: cfg.Sync.ShutdownGrace,
 		job: func(ctx context.Context) (load.Run, error) {
 			return syncAndReport(ctx, cfg, log, m, pipeline.Options{Mode: pipeline.Incremental})
@@ -162,14 +168,12 @@ func (s *scheduler) tick(ctx context.Context) {
 			s.metrics.observePanic()
 		}
 	}()
-	run, err := s.job(ctx)
+	_, err := s.job(ctx)
 	var locked *load.LockedError
 	switch {
 	case errors.As(err, &locked):
 		s.log.Warn("run skipped: "+locked.Error(), "owner", locked.Owner)
 		s.metrics.skipped.WithLabelValues("locked").Inc()
-	case err != nil && run.ID == "":
-		s.log.Error("run did not start", "error", err)
 	}
 }
 

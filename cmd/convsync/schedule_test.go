@@ -154,23 +154,9 @@ func TestScheduler_StopWaitsForRunWithinGrace(t *testing.T) {
 func TestRun_ServesMetrics(t *testing.T) {
 	p := newProdEnv(t, 80)
 	path := p.write(t, "c.yaml", p.config())
-	var stderr syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"run", "--config", path, "--schedule", "@every 1s", "--listen", "127.0.0.1:0"}, p.getenv, io.Discard, &stderr)
-	}()
-	var addr string
-	eventually(t, 5*time.Second, "the metrics address in the log", func() bool {
-		for _, line := range strings.Split(stderr.String(), "\n") {
-			var l struct{ Msg, Addr string }
-			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving metrics" {
-				addr = l.Addr
-			}
-		}
-		return addr != ""
-	})
+	addr, done, stderr := startRun(t, ctx, p, path, "@every 1s")
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		t.Fatal(err)
 	}
@@ -273,4 +259,72 @@ func TestRun_RejectsBadSchedule(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRun_MetricsBeforeTheFirstRun: a `run` just (re)started serves the
+// last success from the ledger and the counters at 0, and no last-run
+// gauges that would read as a failed run.
+func TestRun_MetricsBeforeTheFirstRun(t *testing.T) {
+	p := newProdEnv(t, 30)
+	path := p.write(t, "c.yaml", p.config())
+	if r := runCmd(context.Background(), p.getenv, "sync", "--config", path); r.code != exitOK {
+		t.Fatalf("sync: %d %s", r.code, r.stderr)
+	}
+	r, err := openReader(context.Background(), p.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := lastSuccess(context.Background(), r.DB())
+	r.Close()
+	if want.IsZero() {
+		t.Fatal("no success in the ledger")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, done, _ := startRun(t, ctx, p, path, "0 0 1 1 *")
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := parseProm(t, resp.Body)
+	resp.Body.Close()
+	if got := m["convsync_last_success_timestamp_seconds"]; got != float64(want.UnixMilli())/1e3 {
+		t.Errorf("last success %v, want the ledger's %v", got, float64(want.UnixMilli())/1e3)
+	}
+	for _, name := range []string{`convsync_runs_skipped_total{reason="running"}`, `convsync_runs_skipped_total{reason="locked"}`,
+		`convsync_conversations_total{result="inserted"}`, `convsync_runs_total{status="failed"}`} {
+		if v, ok := m[name]; !ok || v != 0 {
+			t.Errorf("%s = %v (exported: %v), want 0", name, v, ok)
+		}
+	}
+	for _, name := range []string{"convsync_last_run_success", "convsync_last_run_timestamp_seconds", "convsync_last_run_duration_seconds"} {
+		if v, ok := m[name]; ok {
+			t.Errorf("%s = %v before any run, want it absent", name, v)
+		}
+	}
+	cancel()
+	<-done
+}
+
+// startRun starts `convsync run` with the config at path on schedule,
+// serving metrics on a free port, and returns that address, the channel
+// that gets its exit code, and its stderr.
+func startRun(t *testing.T, ctx context.Context, p *prodEnv, path, schedule string) (string, <-chan int, *syncBuffer) {
+	t.Helper()
+	stderr := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"run", "--config", path, "--schedule", schedule, "--listen", "127.0.0.1:0"}, p.getenv, io.Discard, stderr)
+	}()
+	var addr string
+	eventually(t, 5*time.Second, "the metrics address in the log", func() bool {
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving metrics" {
+				addr = l.Addr
+			}
+		}
+		return addr != ""
+	})
+	return addr, done, stderr
 }

@@ -51,16 +51,23 @@ func oneShot(ctx context.Context, e env, cfg Config, opts pipeline.Options, m *m
 
 // syncAndReport runs one sync and, if m is not nil, records its metrics and
 // exports them (a failed export is logged: it does not fail the run). A run
-// refused by the lock records nothing: the holder reports its own run.
+// refused by the lock records nothing: the holder reports its own run. A
+// run that did not start (the warehouse could not be opened) has no summary
+// line or ledger row: it is logged here.
 func syncAndReport(ctx context.Context, cfg Config, log *slog.Logger, m *metrics, opts pipeline.Options) (load.Run, error) {
+	if m != nil {
+		m.inProgress.Set(1)
+	}
+	out, err := syncRun(ctx, cfg, log, opts)
+	locked := errors.As(err, new(*load.LockedError))
+	if err != nil && out.run.ID == "" && !locked {
+		log.Error("run did not start", "error", err.Error())
+	}
 	if m == nil {
-		out, err := syncRun(ctx, cfg, log, opts)
 		return out.run, err
 	}
-	m.inProgress.Set(1)
-	out, err := syncRun(ctx, cfg, log, opts)
 	m.inProgress.Set(0)
-	if errors.As(err, new(*load.LockedError)) {
+	if locked {
 		return out.run, err
 	}
 	m.observe(out.run, out.lastSuccess)
@@ -185,7 +192,8 @@ func logRun(log *slog.Logger, r load.Run) {
 }
 
 // newLogger logs human text on a terminal and JSON lines elsewhere, unless
-// log.format says which.
+// log.format says which. In JSON a duration is a number of seconds, as the
+// summary line's "seconds" (slog would write nanoseconds).
 func newLogger(w io.Writer, c LogConfig) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level)) // validated with the config
@@ -199,6 +207,12 @@ func newLogger(w io.Writer, c LogConfig) *slog.Logger {
 	}
 	if format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	opts.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindDuration {
+			return slog.Float64(a.Key, a.Value.Duration().Seconds())
+		}
+		return a
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -478,5 +479,40 @@ func TestWithGrace(t *testing.T) {
 	}
 	if err := withGrace(context.Background(), time.Millisecond, func() error { time.Sleep(20 * time.Millisecond); return nil }); err != nil {
 		t.Errorf("no signal: the grace does not apply, got %v", err)
+	}
+}
+
+// TestSync_RunThatDidNotStartIsLogged: a sync whose warehouse cannot be
+// opened has no summary line and no ledger row; it logs a JSON line saying
+// so (off a terminal) and exits 1.
+func TestSync_RunThatDidNotStartIsLogged(t *testing.T) {
+	p := newProdEnv(t, 10)
+	cfg := p.config()
+	if err := os.WriteFile(cfg.Warehouse.Path, []byte("not a DuckDB file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := runCmd(context.Background(), p.getenv, "sync", "--config", p.write(t, "c.yaml", cfg))
+	if r.code != exitFailure {
+		t.Fatalf("exit %d, want %d: %s", r.code, exitFailure, r.stderr)
+	}
+	var l struct{ Level, Msg, Error string }
+	for _, line := range strings.Split(r.stderr, "\n") {
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "run did not start" {
+			break
+		}
+	}
+	if l.Msg != "run did not start" || l.Level != "ERROR" || l.Error == "" {
+		t.Errorf("no JSON line for the run that did not start in:\n%s", r.stderr)
+	}
+}
+
+// TestLogger_DurationsInSeconds: a JSON log line gives a duration in
+// seconds, as the summary line does, not slog's nanoseconds.
+func TestLogger_DurationsInSeconds(t *testing.T) {
+	var buf bytes.Buffer
+	newLogger(&buf, LogConfig{Level: "info", Format: "json"}).Warn("retrying", "wait", 1500*time.Millisecond)
+	var l struct{ Wait float64 }
+	if err := json.Unmarshal(buf.Bytes(), &l); err != nil || l.Wait != 1.5 {
+		t.Errorf("wait = %v (%v) in %s, want 1.5", l.Wait, err, buf.String())
 	}
 }
