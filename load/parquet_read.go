@@ -41,14 +41,35 @@ func openParquetReader(ctx context.Context, dir string) (_ *Parquet, err error) 
 	if _, err := os.Stat(manifestPath(abs)); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no manifest %s (run convsync sync first)", manifestPath(abs))
 	}
-	p := &Parquet{dir: abs, readOnly: true}
-	if p.m, err = readManifest(abs); err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		p := &Parquet{dir: abs, readOnly: true}
+		if p.m, err = readManifest(abs); err != nil {
+			return nil, err
+		}
+		err := p.openDB(ctx)
+		if err == nil {
+			return p, nil
+		}
+		err = errors.Join(err, p.Close())
+		// The views open every table's files: a publish between reading the
+		// manifest and opening them may have removed some (the run ledger
+		// is rewritten by every commit). Then the manifest has moved on:
+		// open its new version.
+		if attempt == maxOpenAttempts || !manifestMoved(abs, p.m.Seq) || ctx.Err() != nil {
+			return nil, err
+		}
 	}
-	if err := p.openDB(ctx); err != nil {
-		return nil, errors.Join(err, p.Close())
-	}
-	return p, nil
+}
+
+// maxOpenAttempts bounds how often a reader opens a dataset whose manifest
+// moved on while it opened it.
+const maxOpenAttempts = 10
+
+// manifestMoved reports whether the manifest of the dataset at dir is no
+// longer version seq.
+func manifestMoved(dir string, seq int64) bool {
+	m, err := readManifest(dir)
+	return err == nil && m.Seq != seq
 }
 
 func (p *Parquet) readOnlyErr() error {

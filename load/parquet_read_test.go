@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/convsync/convsync/load"
 )
@@ -117,5 +118,50 @@ func TestParquetReader_NoDataset(t *testing.T) {
 	}
 	if _, serr := os.Stat(dir); !errors.Is(serr, os.ErrNotExist) {
 		t.Errorf("the reader created %s", dir)
+	}
+}
+
+// TestParquetReader_OpensWhileAWriterPublishes: a reader opened while a
+// writer publishes over and over opens every time: a publish between its
+// reading the manifest and opening the files (the run ledger's, rewritten
+// by every write) makes it open the new version, not fail.
+func TestParquetReader_OpensWhileAWriterPublishes(t *testing.T) {
+	dir := t.TempDir()
+	w := openParquet(t, dir, load.ParquetOptions{})
+	defer w.Close()
+	pcommit(t, w, threeMonths(at(2, 0)), load.State{}, "R0")
+	stop := make(chan struct{})
+	published := make(chan error, 1)
+	go func() {
+		var err error
+		for i := 0; err == nil; i++ {
+			select {
+			case <-stop:
+				published <- nil
+				return
+			default:
+			}
+			err = w.Record(ctx, load.Run{ID: "R1", Mode: "incremental", Start: at(2, 0), Status: "running", Pages: int64(i)})
+			time.Sleep(50 * time.Millisecond) // a commit's pace at its fastest
+		}
+		published <- err
+	}()
+	failed := 0
+	start := time.Now()
+	for range 100 {
+		r, err := load.OpenParquetReader(ctx, dir)
+		if err != nil {
+			failed++
+			continue
+		}
+		r.Close()
+	}
+	close(stop)
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("100 opens in %v", time.Since(start))
+	if failed > 0 {
+		t.Errorf("%d of 100 opens failed while the writer published", failed)
 	}
 }
