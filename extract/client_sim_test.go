@@ -329,3 +329,24 @@ func TestSim_ResumeFromGoneCursor(t *testing.T) {
 		t.Errorf("read %d conversations, want all %d", len(got), len(want))
 	}
 }
+
+// TestSim_RandomFaultsAreRetriedAndTheReadConverges: against a simulator
+// failing a fifth of its requests at random (5xx, 429, dropped
+// connections), a read with retries returns every conversation once.
+func TestSim_RandomFaultsAreRetriedAndTheReadConverges(t *testing.T) {
+	sim, c := newSim(t, 300, func(so *oncehubtest.Options, co *extract.Options) {
+		so.FaultRate = 0.2
+		co.PageSize = 10
+	})
+	convs, _ := fetch(t, c, extract.Window{})
+	var want []string
+	for _, cv := range sim.Conversations() {
+		want = append(want, cv.ID)
+	}
+	if strings.Join(ids(convs), ",") != strings.Join(want, ",") {
+		t.Errorf("read %d conversations, want the %d", len(convs), len(want))
+	}
+	if c.Stats().Retries == 0 {
+		t.Error("no retries: the faults did not fire")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -24,10 +25,14 @@ func runSimulate(ctx context.Context, e env, args []string) error {
 	limits := fs.Bool("rate-limits", true, "enforce OnceHub's rate limits (5 req/s per key, 200 req/5 min per client)")
 	live := fs.Bool("live", true, "follow the wall clock: new and updated conversations appear as time passes")
 	quiet := fs.Bool("quiet", false, "do not log requests")
+	faultRate := fs.Float64("fault-rate", 0, "share of requests that fail at random (500, 502, 503, 429 with Retry-After, dropped connection), e.g. 0.05")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	opts := oncehubtest.Options{Seed: *seed, Conversations: *n, APIKey: *key, Live: *live}
+	if *faultRate < 0 || *faultRate > 1 || math.IsNaN(*faultRate) {
+		return usageError{fmt.Sprintf("--fault-rate must be between 0 and 1, got %v", *faultRate)}
+	}
+	opts := oncehubtest.Options{Seed: *seed, Conversations: *n, APIKey: *key, Live: *live, FaultRate: *faultRate}
 	if *limits {
 		opts.RatePerSecond, opts.RatePer5Minutes = oncehubtest.RatePerSecond, oncehubtest.RatePer5Minutes
 	}

@@ -68,7 +68,7 @@ func commands() []command {
 		{"backfill", "--from T1 --to T2 [--config FILE]", "re-read [T1, T2) without moving the cursor; run it again to resume", runBackfill},
 		{"config", "check [--config FILE]", "validate the configuration and print it, secrets masked", runConfig},
 		{"demo", "[--dir DIR] [--conversations N] [--seed S] [--format duckdb|parquet]", "sync the built-in simulator into DIR/warehouse.duckdb, twice, and show the result", runDemo},
-		{"simulate", "[--addr HOST:PORT] [--conversations N] [--seed S] [--api-key K] [--rate-limits=false] [--live=false] [--quiet]", "serve the OnceHub API simulator", runSimulate},
+		{"simulate", "[--addr HOST:PORT] [--conversations N] [--seed S] [--api-key K] [--rate-limits=false] [--live=false] [--fault-rate F] [--quiet]", "serve the OnceHub API simulator", runSimulate},
 		{"sql", "[--config FILE] [--format table|csv|json] QUERY", "run a read-only SQL query against the warehouse", runSQL},
 		{"status", "[--config FILE]", "show the sync cursor, the last runs and row counts", runStatus},
 		{"bench", "[--conversations N] [--delta F] [--deltas N] [--compare-at N] [--parquet=false] [--split=false] [--seed S] [--rate-limited N] [--batch-size N] [--memory-limit M] [--low-memory] [--dir DIR] [--out FILE] [--cpuprofile FILE]", "measure sync speed, memory and API calls against DuckDB's own JSON load", runBench},

@@ -1,6 +1,7 @@
 package oncehubtest
 
 import (
+	"math/rand/v2"
 	"net/http"
 	"sync"
 	"time"
@@ -12,10 +13,19 @@ type fault struct {
 	retryAfter time.Duration // 0: no Retry-After header
 }
 
-// faults is the FIFO of injected failures.
+// faults is the FIFO of injected failures, and the random ones of
+// Options.FaultRate when none is queued.
 type faults struct {
 	mu    sync.Mutex
 	queue []fault
+	rate  float64
+	rng   *rand.Rand
+}
+
+// randomFaults are the failures Options.FaultRate draws from.
+var randomFaults = []fault{
+	{status: http.StatusInternalServerError}, {status: http.StatusBadGateway}, {status: http.StatusServiceUnavailable},
+	{status: http.StatusTooManyRequests, retryAfter: time.Second}, {},
 }
 
 // Fail makes the next n list or get requests (after auth and rate limits)
@@ -54,12 +64,17 @@ func (f *faults) push(n int, ft fault) {
 // whether it did. A drop aborts the handler, which closes the connection.
 func (f *faults) inject(w http.ResponseWriter) bool {
 	f.mu.Lock()
-	if len(f.queue) == 0 {
+	var ft fault
+	switch {
+	case len(f.queue) > 0:
+		ft = f.queue[0]
+		f.queue = f.queue[1:]
+	case f.rate > 0 && f.rng.Float64() < f.rate:
+		ft = randomFaults[f.rng.IntN(len(randomFaults))]
+	default:
 		f.mu.Unlock()
 		return false
 	}
-	ft := f.queue[0]
-	f.queue = f.queue[1:]
 	f.mu.Unlock()
 	if ft.status == 0 {
 		panic(http.ErrAbortHandler)

@@ -2,6 +2,7 @@ package oncehubtest
 
 import (
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 )
@@ -78,5 +79,46 @@ func TestRequestLog(t *testing.T) {
 	s.ResetRequests()
 	if len(s.Requests()) != 0 || s.Counts().Total != 0 {
 		t.Error("ResetRequests kept entries")
+	}
+}
+
+// TestFaultRate_FailsThatShareOfRequestsAtRandom: with FaultRate, about
+// that share of list requests fail, with every kind of random fault, the
+// same ones for the same seed; /test never does.
+func TestFaultRate_FailsThatShareOfRequestsAtRandom(t *testing.T) {
+	outcomes := func() []int {
+		_, base := newTest(t, Options{Seed: 7, Conversations: 5, FaultRate: 0.4})
+		if r := call(t, base, "/test"); r.status != 200 {
+			t.Errorf("/test is not subject to faults: %d", r.status)
+		}
+		var out []int
+		for range 300 {
+			req, _ := http.NewRequest(http.MethodGet, base+"/conversations", nil)
+			req.Header.Set("API-Key", "test-key")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				out = append(out, 0) // dropped
+				continue
+			}
+			resp.Body.Close()
+			out = append(out, resp.StatusCode)
+		}
+		return out
+	}
+	first := outcomes()
+	counts := map[int]int{}
+	for _, s := range first {
+		counts[s]++
+	}
+	if failed := 300 - counts[200]; failed < 90 || failed > 150 {
+		t.Errorf("%d of 300 requests failed, want about 120 (0.4)", failed)
+	}
+	for _, s := range []int{0, 429, 500, 502, 503} {
+		if counts[s] == 0 {
+			t.Errorf("no %d among %v", s, counts)
+		}
+	}
+	if again := outcomes(); !slices.Equal(first, again) {
+		t.Error("the same seed drew other faults")
 	}
 }

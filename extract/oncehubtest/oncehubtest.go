@@ -74,6 +74,11 @@ type Options struct {
 	// Live, for ListenAndServe only: the data clock follows the wall clock,
 	// advanced once a second.
 	Live bool
+	// FaultRate is the share of list and get requests (after auth and rate
+	// limits, when no queued fault is due) that fail at random, drawn from
+	// Seed: a 500, 502 or 503, a 429 with Retry-After 1, or a dropped
+	// connection, in equal parts. 0 (the default) is none.
+	FaultRate float64
 	// LogLimit caps the request log (oldest entries dropped; counters keep
 	// counting); default 100000.
 	LogLimit int
@@ -162,6 +167,7 @@ func New(opts Options) *Server {
 		wallNow:  time.Now,
 	}
 	s.limits.init(opts.RatePerSecond, opts.RatePer5Minutes, opts.RateSlack)
+	s.faults.rate, s.faults.rng = opts.FaultRate, rand.New(rand.NewPCG(opts.Seed, 0xfa_17))
 	s.reqlog.limit = opts.LogLimit
 	s.generate()
 	return s
