@@ -331,7 +331,7 @@ func (c MetricsConfig) problems() []string {
 	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			add("metrics.listen", "must be HOST:PORT (e.g. 127.0.0.1:9464, :9464), got %q", c.Listen)
+			add("metrics.listen", `must be HOST:PORT (e.g. 127.0.0.1:9464, :9464), or "" for none, got %q`, c.Listen)
 		}
 	}
 	if c.Textfile != "" && !strings.HasSuffix(c.Textfile, ".prom") {

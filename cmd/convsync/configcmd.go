@@ -10,18 +10,19 @@ import (
 func runConfig(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "config check")
 	cfgFlag := fs.String("config", "", "config file (default $CONVSYNC_CONFIG, else ./convsync.yaml if present)")
+	offline := fs.Bool("offline", false, "check the file alone: not that the API key can be read nor that the warehouse path can be written here (to check a Kubernetes ConfigMap away from its pod)")
 	switch {
 	case len(args) > 0 && args[0] == "check":
 		args = args[1:]
 	case len(args) > 0 && isHelp(args[0]): // the flags' usage, exit 0
 	default:
-		return usageError{"usage: convsync config check [--config FILE]"}
+		return usageError{"usage: convsync config check [--config FILE] [--offline]"}
 	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	path := configPath(e, *cfgFlag)
-	cfg, err := loadConfig(path, e.getenv, true)
+	cfg, err := loadConfig(path, e.getenv, !*offline)
 	if err != nil {
 		return err
 	}

@@ -102,3 +102,21 @@ func TestConfigCheck_KeyFileOutputLoadsBack(t *testing.T) {
 		t.Errorf("the printed configuration loads as key %q, %v", string(again.Source.APIKey), err)
 	}
 }
+
+// TestConfigCheck_Offline: --offline checks the file alone, as for a
+// Kubernetes ConfigMap away from its pod (its key file and volume missing
+// here), but still every rule of the file itself.
+func TestConfigCheck_Offline(t *testing.T) {
+	cm := "source:\n  api_key_file: /var/run/secrets/oncehub/api-key\n  start: 2025-01-01T00:00:00Z\nwarehouse:\n  path: /nonexistent-volume/data/convsync.duckdb\n"
+	p := writeFile(t, "c.yaml", cm)
+	if r := runCmd(context.Background(), envOf(nil), "config", "check", "--config", p); r.code != exitConfig || !strings.Contains(r.stderr, "source.api_key_file") {
+		t.Errorf("without --offline: exit %d, want %d naming the key file:\n%s", r.code, exitConfig, r.stderr)
+	}
+	if r := runCmd(context.Background(), envOf(nil), "config", "check", "--offline", "--config", p); r.code != exitOK {
+		t.Errorf("--offline: exit %d:\n%s", r.code, r.stderr)
+	}
+	bad := writeFile(t, "bad.yaml", cm+"  format: csv\n")
+	if r := runCmd(context.Background(), envOf(nil), "config", "check", "--offline", "--config", bad); r.code != exitConfig || !strings.Contains(r.stderr, "warehouse.format") {
+		t.Errorf("--offline with a bad format: exit %d:\n%s", r.code, r.stderr)
+	}
+}

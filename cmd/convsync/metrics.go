@@ -47,7 +47,7 @@ type metrics struct {
 	lastDuration *prometheus.GaugeVec
 	lastOK       *prometheus.GaugeVec
 	lastConvs    *prometheus.GaugeVec
-	last         map[string]prometheus.Gauge
+	last         map[string]*prometheus.GaugeVec // no labels, as lastEnd
 	runs         *prometheus.CounterVec
 	skipped      *prometheus.CounterVec
 	panics       prometheus.Counter
@@ -69,7 +69,7 @@ func newMetrics() *metrics {
 			Help: "1 if the last run succeeded, else 0."}, nil),
 		lastConvs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "convsync_last_run_conversations",
 			Help: "Conversations the last run inserted, updated or found unchanged."}, []string{"result"}),
-		last: map[string]prometheus.Gauge{},
+		last: map[string]*prometheus.GaugeVec{},
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "convsync_runs_total",
 			Help: "Runs by outcome: succeeded, failed, cancelled."}, []string{"status"}),
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "convsync_runs_skipped_total",
@@ -85,7 +85,7 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.lastSuccess, m.lastEnd, m.lastDuration, m.lastOK, m.lastConvs,
 		m.runs, m.skipped, m.panics, m.convs, m.inProgress)
 	for _, f := range runFields {
-		m.last[f.name] = prometheus.NewGauge(prometheus.GaugeOpts{Name: "convsync_last_run_" + f.name, Help: "Last run: " + f.help + "."})
+		m.last[f.name] = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "convsync_last_run_" + f.name, Help: "Last run: " + f.help + "."}, nil)
 		m.totals[f.name] = prometheus.NewCounter(prometheus.CounterOpts{Name: "convsync_" + f.name + "_total", Help: f.help + "."})
 		m.reg.MustRegister(m.last[f.name], m.totals[f.name])
 	}
@@ -139,7 +139,7 @@ func (m *metrics) observe(r load.Run, lastSuccess time.Time) {
 		m.convs.WithLabelValues(result).Add(float64(n))
 	}
 	for _, f := range runFields {
-		m.last[f.name].Set(float64(f.get(r)))
+		m.last[f.name].WithLabelValues().Set(float64(f.get(r)))
 		m.totals[f.name].Add(float64(f.get(r)))
 	}
 	m.seed(lastSuccess)

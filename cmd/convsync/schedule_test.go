@@ -297,7 +297,8 @@ func TestRun_MetricsBeforeTheFirstRun(t *testing.T) {
 			t.Errorf("%s = %v (exported: %v), want 0", name, v, ok)
 		}
 	}
-	for _, name := range []string{"convsync_last_run_success", "convsync_last_run_timestamp_seconds", "convsync_last_run_duration_seconds"} {
+	for _, name := range []string{"convsync_last_run_success", "convsync_last_run_timestamp_seconds", "convsync_last_run_duration_seconds",
+		"convsync_last_run_pages", "convsync_last_run_api_calls"} {
 		if v, ok := m[name]; ok {
 			t.Errorf("%s = %v before any run, want it absent", name, v)
 		}
