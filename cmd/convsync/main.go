@@ -69,6 +69,7 @@ func commands() []command {
 		{"config", "check [--config FILE] [--offline]", "validate the configuration and print it, secrets masked", runConfig},
 		{"demo", "[--dir DIR] [--conversations N] [--seed S] [--format duckdb|parquet]", "sync the built-in simulator into DIR/warehouse.duckdb, twice, and show the result", runDemo},
 		{"simulate", "[--addr HOST:PORT] [--conversations N] [--seed S] [--api-key K] [--rate-limits=false] [--live=false] [--fault-rate F] [--quiet]", "serve the OnceHub API simulator", runSimulate},
+		{"probe", "[--config FILE]", "check with a few API calls that the API behaves as a sync needs (key, filters, pages); writes nothing", runProbe},
 		{"sql", "[--config FILE] [--format table|csv|json] QUERY", "run a read-only SQL query against the warehouse", runSQL},
 		{"status", "[--config FILE]", "show the sync cursor, the last runs and row counts", runStatus},
 		{"bench", "[--conversations N] [--delta F] [--deltas N] [--compare-at N] [--parquet=false] [--split=false] [--seed S] [--rate-limited N] [--batch-size N] [--memory-limit M] [--low-memory] [--dir DIR] [--out FILE] [--cpuprofile FILE]", "measure sync speed, memory and API calls against DuckDB's own JSON load", runBench},
