@@ -26,7 +26,7 @@ func runBackfill(ctx context.Context, e env, args []string) error {
 	if !to.After(from) {
 		return usageError{fmt.Sprintf("--to (%s) must be after --from (%s)", to.Format(time.RFC3339), from.Format(time.RFC3339))}
 	}
-	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, true)
+	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, forSync)
 	if err != nil {
 		return err
 	}

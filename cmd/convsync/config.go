@@ -234,23 +234,38 @@ func memoryBytes(size string) (float64, bool) {
 	return n, true
 }
 
+// use is what a configuration is loaded for, which decides what is
+// checked beyond the file's own rules.
+type use int
+
+const (
+	// forQuery (sql, status): neither the source settings nor whether the
+	// warehouse can be written.
+	forQuery use = iota
+	// forFile (config check --offline, probe): every rule of the file, but
+	// not that the API key is there nor that the warehouse can be written
+	// where this runs.
+	forFile
+	// forSync (sync, run, backfill, config check): everything.
+	forSync
+)
+
 // validate reports every problem of the configuration (see problems), one
 // per line, each with its key path.
-func (c Config) validate(syncing bool) error {
-	if p := c.problems(syncing); len(p) > 0 {
+func (c Config) validate(u use) error {
+	if p := c.problems(u); len(p) > 0 {
 		return &ConfigError{Problems: p}
 	}
 	return nil
 }
 
-// problems lists what is wrong with the configuration, each problem with
-// its key path. With syncing false (sql, status) the source settings and
-// whether the warehouse can be written are not checked.
-func (c Config) problems(syncing bool) []string {
+// problems lists what is wrong with the configuration for use u, each
+// problem with its key path.
+func (c Config) problems(u use) []string {
 	var p []string
 	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
-	if syncing {
-		p = c.Source.problems()
+	if u >= forFile {
+		p = c.Source.problems(u == forSync)
 	}
 	switch c.Warehouse.Format {
 	case "duckdb", "parquet":
@@ -259,7 +274,7 @@ func (c Config) problems(syncing bool) []string {
 	}
 	if c.Warehouse.Path == "" {
 		add("warehouse.path", "required")
-	} else if syncing {
+	} else if u == forSync {
 		if err := writablePath(c.Warehouse.Format, c.Warehouse.Path); err != nil {
 			add("warehouse.path", "%v", err)
 		}
@@ -348,14 +363,15 @@ func (c MetricsConfig) problems() []string {
 	return p
 }
 
-// problems lists what is wrong with the source settings.
-func (c SourceConfig) problems() []string {
+// problems lists what is wrong with the source settings; that there is an
+// API key only if needKey.
+func (c SourceConfig) problems(needKey bool) []string {
 	var p []string
 	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
 	if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		add("source.base_url", "must be an http(s) URL, got %q", c.BaseURL)
 	}
-	if c.APIKey == "" && c.APIKeyFile == "" { // a key file's problem is reported reading it
+	if needKey && c.APIKey == "" && c.APIKeyFile == "" { // a key file's problem is reported reading it
 		add("source.api_key", "empty: set ONCEHUB_API_KEY, source.api_key (e.g. ${MY_VAR}) or source.api_key_file")
 	}
 	if c.PageSize < 1 || c.PageSize > 100 {

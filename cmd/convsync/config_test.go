@@ -30,7 +30,7 @@ func writeFile(t *testing.T, name, text string) string {
 // TestConfig_ExampleIsValid keeps config.example.yaml loadable and its values
 // equal to the defaults it claims to show.
 func TestConfig_ExampleIsValid(t *testing.T) {
-	cfg, err := loadConfig("../../config.example.yaml", envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), true)
+	cfg, err := loadConfig("../../config.example.yaml", envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), forSync)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,14 +50,14 @@ func TestConfig_ExampleIsValid(t *testing.T) {
 
 func TestConfig_ExpandsEnvironment(t *testing.T) {
 	p := writeFile(t, "c.yaml", "# ${NOT_A_VALUE} in a comment\nsource:\n  api_key: ${KEY}\n  page_size: ${SIZE}\n  start: 2025-01-01T00:00:00Z\nwarehouse:\n  path: ${DIR}/w.duckdb\n")
-	cfg, err := loadConfig(p, envOf(map[string]string{"KEY": "secret", "DIR": "/data", "SIZE": "50"}), true)
+	cfg, err := loadConfig(p, envOf(map[string]string{"KEY": "secret", "DIR": "/data", "SIZE": "50"}), forSync)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Source.APIKey != "secret" || cfg.Warehouse.Path != "/data/w.duckdb" || cfg.Source.PageSize != 50 {
 		t.Errorf("got key %q path %q", string(cfg.Source.APIKey), cfg.Warehouse.Path)
 	}
-	_, err = loadConfig(p, envOf(map[string]string{"KEY": "secret", "SIZE": "50"}), true)
+	_, err = loadConfig(p, envOf(map[string]string{"KEY": "secret", "SIZE": "50"}), forSync)
 	if err == nil || !strings.Contains(err.Error(), "DIR") {
 		t.Errorf("unset variable: err = %v, want it named", err)
 	}
@@ -66,7 +66,7 @@ func TestConfig_ExpandsEnvironment(t *testing.T) {
 func TestConfig_KeyFromFile(t *testing.T) {
 	key := writeFile(t, "key", "from-file\n")
 	p := writeFile(t, "c.yaml", "source:\n  api_key_file: "+key+"\n  start: 2025-01-01T00:00:00Z\n")
-	cfg, err := loadConfig(p, envOf(nil), true)
+	cfg, err := loadConfig(p, envOf(nil), forSync)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ log: {level: loud}
 
 func TestConfig_UnknownKeyIsAnError(t *testing.T) {
 	p := writeFile(t, "c.yaml", "source:\n  page_sise: 10\n")
-	if _, err := loadConfig(p, envOf(nil), true); err == nil || !strings.Contains(err.Error(), "page_sise") {
+	if _, err := loadConfig(p, envOf(nil), forSync); err == nil || !strings.Contains(err.Error(), "page_sise") {
 		t.Errorf("err = %v, want the unknown key named", err)
 	}
 }
@@ -128,7 +128,7 @@ func TestConfig_MemoryLimitApplied(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			cfg := defaultConfig()
 			cfg.Warehouse.Format, cfg.Warehouse.Path, cfg.Warehouse.MemoryLimit = format, filepath.Join(t.TempDir(), "w"), "300 mb"
-			if err := cfg.validate(false); err != nil {
+			if err := cfg.validate(forQuery); err != nil {
 				t.Fatal(err)
 			}
 			wh, err := openWriter(context.Background(), cfg, "test")
@@ -155,7 +155,7 @@ func TestConfig_MemoryLimitValues(t *testing.T) {
 	} {
 		cfg := defaultConfig()
 		cfg.Warehouse.MemoryLimit = size
-		err := cfg.validate(false)
+		err := cfg.validate(forQuery)
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), "warehouse.memory_limit: "+want)) {
 			t.Errorf("memory_limit %q: error %v, want %q", size, err, want)
 		}
@@ -166,7 +166,7 @@ func TestConfig_MemoryLimitValues(t *testing.T) {
 	} {
 		cfg := defaultConfig()
 		cfg.Warehouse.Format, cfg.Warehouse.Path, cfg.Warehouse.MemoryLimit = "parquet", "dataset", size
-		err := cfg.validate(false)
+		err := cfg.validate(forQuery)
 		if want == "" && err != nil || want != "" && (err == nil || !strings.Contains(err.Error(), "warehouse.memory_limit: "+want)) {
 			t.Errorf("parquet memory_limit %q: error %v, want %q", size, err, want)
 		}
@@ -189,7 +189,7 @@ func TestConfig_LowMemoryDefaults(t *testing.T) {
 		"not mentioned": {"sync:\n  batch_size: 3000\n", "256MB", 3000},
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg, err := loadConfig(writeFile(t, "c.yaml", c.yaml), envOf(nil), false)
+			cfg, err := loadConfig(writeFile(t, "c.yaml", c.yaml), envOf(nil), forQuery)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -206,14 +206,14 @@ func TestConfig_LowMemoryDefaults(t *testing.T) {
 // With a Parquet warehouse, low_memory keeps memory_limit at 256MB, the
 // least a Parquet warehouse takes; a smaller one set is still an error.
 func TestConfig_LowMemoryParquet(t *testing.T) {
-	cfg, err := loadConfig(writeFile(t, "c.yaml", "low_memory: true\nwarehouse:\n  format: parquet\n"), envOf(nil), false)
+	cfg, err := loadConfig(writeFile(t, "c.yaml", "low_memory: true\nwarehouse:\n  format: parquet\n"), envOf(nil), forQuery)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Warehouse.MemoryLimit != "256MB" || cfg.Sync.BatchSize != 2000 {
 		t.Errorf("memory_limit %s, batch_size %d; want 256MB, 2000", cfg.Warehouse.MemoryLimit, cfg.Sync.BatchSize)
 	}
-	_, err = loadConfig(writeFile(t, "c.yaml", "low_memory: true\nwarehouse:\n  format: parquet\n  memory_limit: 64MB\n"), envOf(nil), false)
+	_, err = loadConfig(writeFile(t, "c.yaml", "low_memory: true\nwarehouse:\n  format: parquet\n  memory_limit: 64MB\n"), envOf(nil), forQuery)
 	if err == nil || !strings.Contains(err.Error(), "warehouse.memory_limit (line 4): must be at least 256MB with warehouse.format parquet") {
 		t.Errorf("parquet with memory_limit 64MB: err = %v", err)
 	}
@@ -313,7 +313,7 @@ func TestConfig_ProblemsNameKeyAndLine(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := loadConfig(tc.path, key, true)
+			_, err := loadConfig(tc.path, key, forSync)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -333,12 +333,12 @@ func TestConfig_ProblemsNameKeyAndLine(t *testing.T) {
 // the mapping's own keys winning over merged ones.
 func TestConfig_AnchorsAndMergeKeys(t *testing.T) {
 	p := writeFile(t, "c.yaml", "x-limits: &limits {per_second: 2, per_5min: 100}\nsource:\n  start: 2024-01-01T00:00:00Z\n  rate_limit:\n    per_5min: 50\n    <<: *limits\n")
-	_, err := loadConfig(p, envOf(nil), false)
+	_, err := loadConfig(p, envOf(nil), forQuery)
 	if err == nil || !strings.Contains(err.Error(), "x-limits (line 1): unknown key") {
 		t.Fatalf("err = %v, want only x-limits unknown", err)
 	}
 	p = writeFile(t, "c.yaml", "source:\n  start: &t 2024-01-01T00:00:00Z\n  rate_limit:\n    per_5min: 50\n    <<: {per_second: 2, per_5min: 100}\n")
-	cfg, err := loadConfig(p, envOf(nil), false)
+	cfg, err := loadConfig(p, envOf(nil), forQuery)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,7 +363,7 @@ func TestConfig_Durations(t *testing.T) {
 		{"source:\n  lookback: -1m\n", "source.lookback (line 2): must not be negative, got -1m0s"},
 	} {
 		t.Run(strings.ReplaceAll(tc.yaml, "\n", " "), func(t *testing.T) {
-			cfg, err := loadConfig(writeFile(t, "c.yaml", tc.yaml+"  start: 2024-01-01T00:00:00Z\n"), envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), true)
+			cfg, err := loadConfig(writeFile(t, "c.yaml", tc.yaml+"  start: 2024-01-01T00:00:00Z\n"), envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), forSync)
 			got := fmt.Sprint(cfg.Source.Slice, " ", cfg.Source.Lookback, " ", cfg.Source.SettleLag, " ", cfg.Source.Timeout)
 			if err != nil {
 				got = err.Error()
@@ -378,7 +378,7 @@ func TestConfig_Durations(t *testing.T) {
 // TestConfig_NonFiniteRate: per_second must be a finite number.
 func TestConfig_NonFiniteRate(t *testing.T) {
 	for _, v := range []string{".nan", ".inf", "-.inf"} {
-		cfg, err := loadConfig(writeFile(t, "c.yaml", "source:\n  start: 2024-01-01T00:00:00Z\n  rate_limit:\n    per_second: "+v+"\n"), envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), true)
+		cfg, err := loadConfig(writeFile(t, "c.yaml", "source:\n  start: 2024-01-01T00:00:00Z\n  rate_limit:\n    per_second: "+v+"\n"), envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), forSync)
 		if err == nil || !strings.Contains(err.Error(), "source.rate_limit.per_second (line 4): must be a finite number") {
 			t.Errorf("per_second %s: err = %v, rate %v", v, err, cfg.Source.RateLimit.PerSecond)
 		}
@@ -403,7 +403,7 @@ func TestConfig_Start(t *testing.T) {
 	} {
 		t.Run(tc.value, func(t *testing.T) {
 			p := writeFile(t, "c.yaml", "source:\n  page_size: 10\n  start: "+tc.value+"\n")
-			cfg, err := loadConfig(p, envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), true)
+			cfg, err := loadConfig(p, envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), forSync)
 			if !tc.want.IsZero() {
 				if err != nil || !cfg.Source.Start.Equal(tc.want) {
 					t.Errorf("start %s (%v), want %s", cfg.Source.Start, err, tc.want)
@@ -471,7 +471,7 @@ func TestConfig_APIKeySources(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, "c.yaml", "source:\n  start: 2024-01-01T00:00:00Z\n  "+tc.source+"\n")
-			cfg, err := loadConfig(p, envOf(map[string]string{"ONCEHUB_API_KEY": tc.env}), true)
+			cfg, err := loadConfig(p, envOf(map[string]string{"ONCEHUB_API_KEY": tc.env}), forSync)
 			if err != nil {
 				if !strings.Contains(err.Error(), tc.want) {
 					t.Errorf("err = %v, want %q", err, tc.want)
@@ -485,7 +485,7 @@ func TestConfig_APIKeySources(t *testing.T) {
 	}
 	// Querying needs no key: an unreadable key file does not stop sql or status.
 	p := writeFile(t, "c.yaml", "source:\n  api_key_file: /nonexistent/key\n")
-	if _, err := loadConfig(p, envOf(nil), false); err != nil {
+	if _, err := loadConfig(p, envOf(nil), forQuery); err != nil {
 		t.Errorf("without the source: %v", err)
 	}
 }
@@ -519,11 +519,11 @@ func TestConfig_WarehousePath(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, "c.yaml", fmt.Sprintf("source:\n  start: 2024-01-01T00:00:00Z\nwarehouse:\n  format: %s\n  path: %s\n", tc.format, tc.path))
-			_, err := loadConfig(p, envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), true)
+			_, err := loadConfig(p, envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), forSync)
 			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), "warehouse.path (line 5): ") || !strings.Contains(err.Error(), tc.want)) {
 				t.Errorf("err = %v, want %q", err, tc.want)
 			}
-			if _, err := loadConfig(p, envOf(nil), false); err != nil {
+			if _, err := loadConfig(p, envOf(nil), forQuery); err != nil {
 				t.Errorf("for querying: %v, want the path left to the query", err)
 			}
 		})
@@ -537,7 +537,7 @@ func TestConfig_WarehousePath(t *testing.T) {
 // invalid, and returns its problems.
 func configProblems(t *testing.T, path string) *ConfigError {
 	t.Helper()
-	_, err := loadConfig(path, envOf(nil), true)
+	_, err := loadConfig(path, envOf(nil), forSync)
 	var ce *ConfigError
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v, want *ConfigError", err)

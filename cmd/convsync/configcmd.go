@@ -22,7 +22,11 @@ func runConfig(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	path := configPath(e, *cfgFlag)
-	cfg, err := loadConfig(path, e.getenv, !*offline)
+	u := forSync
+	if *offline {
+		u = forFile
+	}
+	cfg, err := loadConfig(path, e.getenv, u)
 	if err != nil {
 		return err
 	}

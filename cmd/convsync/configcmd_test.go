@@ -37,7 +37,7 @@ sync:
 		}
 	}
 	printed := writeFile(t, "printed.yaml", r.stdout)
-	again, err := loadConfig(printed, envOf(nil), true)
+	again, err := loadConfig(printed, envOf(nil), forSync)
 	if err != nil {
 		t.Fatalf("the printed configuration does not load: %v", err)
 	}
@@ -79,7 +79,7 @@ metrics:
 // 2 like any invalid configuration.
 func TestConfig_UnreadableIsConfigError(t *testing.T) {
 	for _, path := range []string{"/nonexistent/convsync.yaml", writeFile(t, "c.yaml", "source: [unclosed\n")} {
-		_, err := loadConfig(path, envOf(nil), true)
+		_, err := loadConfig(path, envOf(nil), forSync)
 		var ce *ConfigError
 		if !errors.As(err, &ce) || exitCode(err) != exitConfig {
 			t.Errorf("%s: %v, want a *ConfigError", path, err)
@@ -97,7 +97,7 @@ func TestConfigCheck_KeyFileOutputLoadsBack(t *testing.T) {
 	if r.code != exitOK || strings.Contains(r.stdout, "sk-from-file") {
 		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	again, err := loadConfig(writeFile(t, "printed.yaml", r.stdout), envOf(nil), true)
+	again, err := loadConfig(writeFile(t, "printed.yaml", r.stdout), envOf(nil), forSync)
 	if err != nil || again.Source.APIKey != "sk-from-file" {
 		t.Errorf("the printed configuration loads as key %q, %v", string(again.Source.APIKey), err)
 	}
@@ -118,5 +118,10 @@ func TestConfigCheck_Offline(t *testing.T) {
 	bad := writeFile(t, "bad.yaml", cm+"  format: csv\n")
 	if r := runCmd(context.Background(), envOf(nil), "config", "check", "--offline", "--config", bad); r.code != exitConfig || !strings.Contains(r.stderr, "warehouse.format") {
 		t.Errorf("--offline with a bad format: exit %d:\n%s", r.code, r.stderr)
+	}
+	// The source's rules too, all but the key's presence.
+	badSource := writeFile(t, "bad-source.yaml", strings.Replace(cm, "  start:", "  page_size: 500\n  start:", 1))
+	if r := runCmd(context.Background(), envOf(nil), "config", "check", "--offline", "--config", badSource); r.code != exitConfig || !strings.Contains(r.stderr, "source.page_size") {
+		t.Errorf("--offline with a bad page size: exit %d:\n%s", r.code, r.stderr)
 	}
 }

@@ -13,12 +13,11 @@ import (
 )
 
 // loadConfig reads the YAML file at path (none: defaults only), expands
-// ${VAR} from getenv, resolves the API key (resolveAPIKey) and validates the
-// result. With syncing false (sql, status) the API key and whether the
-// warehouse can be written are not checked: querying needs neither. Every
+// ${VAR} from getenv, resolves the API key (resolveAPIKey, for a sync only)
+// and validates the result for use u (see use). Every
 // problem is reported, each with its key, and with its line in the file if
 // it is in the value written there; a bad value leaves the key's default.
-func loadConfig(path string, getenv func(string) string, syncing bool) (Config, error) {
+func loadConfig(path string, getenv func(string) string, u use) (Config, error) {
 	cfg := defaultConfig()
 	var p problems
 	if path != "" {
@@ -41,10 +40,10 @@ func loadConfig(path string, getenv func(string) string, syncing bool) (Config, 
 			}
 		}
 	}
-	if syncing {
+	if u == forSync {
 		resolveAPIKey(&cfg.Source, getenv, &p)
 	}
-	for _, v := range cfg.problems(syncing) {
+	for _, v := range cfg.problems(u) {
 		key, msg, _ := strings.Cut(v, ": ")
 		if !p.keys[key] { // else the default of a value already reported
 			p.add(key, p.lines[key], "%s", msg)

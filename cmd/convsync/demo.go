@@ -87,7 +87,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	cfg.Source.SettleLag = 0
 	cfg.Warehouse.Path, cfg.Warehouse.Format = path, *format
 	cfg.Log.Format = "text"
-	if err := cfg.validate(true); err != nil {
+	if err := cfg.validate(forSync); err != nil {
 		return err
 	}
 	cfgText := fmt.Sprintf(demoConfig, cfg.Source.Start.Format(time.RFC3339), *format, path)

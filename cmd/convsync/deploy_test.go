@@ -208,7 +208,7 @@ func loadInPod(t *testing.T, text string, mounts map[string]string) Config {
 		}
 	}
 	// The key file, if named, wins over the variable.
-	cfg, err := loadConfig(writeFile(t, "convsync.yaml", local), envOf(map[string]string{"ONCEHUB_API_KEY": "from the secret"}), true)
+	cfg, err := loadConfig(writeFile(t, "convsync.yaml", local), envOf(map[string]string{"ONCEHUB_API_KEY": "from the secret"}), forSync)
 	if err != nil {
 		t.Fatalf("the ConfigMap's configuration: %v", err)
 	}

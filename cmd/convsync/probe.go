@@ -23,7 +23,7 @@ func runProbe(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, false)
+	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, forFile)
 	if err != nil {
 		return err
 	}

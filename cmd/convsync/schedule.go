@@ -37,7 +37,7 @@ func runScheduled(ctx context.Context, e env, args []string) error {
 			return usageError{fmt.Sprintf("--listen: must be HOST:PORT (e.g. 127.0.0.1:9464, :9464) or off, got %q", *listen)}
 		}
 	}
-	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, true)
+	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, forSync)
 	if err != nil {
 		return err
 	}

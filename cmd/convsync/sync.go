@@ -24,7 +24,7 @@ func runSync(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, true)
+	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, forSync)
 	if err != nil {
 		return err
 	}

@@ -140,7 +140,7 @@ func (d *lockedDuckDB) Close() error {
 // configuredReader loads the configuration named by the --config flag (no
 // API key needed) and opens its warehouse with openReader.
 func configuredReader(ctx context.Context, e env, cfgFlag string) (reader, Config, error) {
-	cfg, err := loadConfig(configPath(e, cfgFlag), e.getenv, false)
+	cfg, err := loadConfig(configPath(e, cfgFlag), e.getenv, forQuery)
 	if err != nil {
 		return nil, cfg, err
 	}
