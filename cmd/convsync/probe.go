@@ -147,10 +147,10 @@ func onePage(ctx context.Context, c *extract.Client, w extract.Window, after str
 	return page, err
 }
 
-// inWindow reads the pages of w, at most max, and returns the ids read and
+// inWindow reads the pages of w, at most maxPages, and returns the ids read and
 // the first conversation whose last_updated_time lies outside w ("" if
 // none).
-func inWindow(ctx context.Context, c *extract.Client, w extract.Window, max int) (map[string]bool, string, error) {
+func inWindow(ctx context.Context, c *extract.Client, w extract.Window, maxPages int) (map[string]bool, string, error) {
 	ids, outside, pages := map[string]bool{}, "", 0
 	err := c.Pages(ctx, w, "", func(p extract.Page) error {
 		for _, cv := range p.Conversations {
@@ -159,7 +159,7 @@ func inWindow(ctx context.Context, c *extract.Client, w extract.Window, max int)
 				outside = fmt.Sprintf("%s, last updated %s", cv.ID, stamp(t))
 			}
 		}
-		if pages++; pages == max {
+		if pages++; pages == maxPages {
 			return errEnough
 		}
 		return nil
