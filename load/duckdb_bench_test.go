@@ -234,8 +234,9 @@ func (s *stepTimes) report(b *testing.B) {
 	}
 }
 
-// deltaSizes are the table sizes of BenchmarkCommitDelta: 20k and 200k, plus
-// CONVSYNC_BENCH_1M=1 adds 1M (minutes to build, and a few GB of memory).
+// deltaSizes are the table sizes of BenchmarkCommitDelta: 20k and 200k, or
+// with CONVSYNC_BENCH_1M=1 200k and 1M (minutes to build, and a few GB of
+// memory).
 func deltaSizes() []int {
 	if os.Getenv("CONVSYNC_BENCH_1M") != "" {
 		return []int{200_000, 1_000_000}

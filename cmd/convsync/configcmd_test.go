@@ -119,6 +119,10 @@ func TestConfigCheck_Offline(t *testing.T) {
 	if r := runCmd(context.Background(), envOf(nil), "config", "check", "--offline", "--config", bad); r.code != exitConfig || !strings.Contains(r.stderr, "warehouse.format") {
 		t.Errorf("--offline with a bad format: exit %d:\n%s", r.code, r.stderr)
 	}
+	both := writeFile(t, "both.yaml", strings.Replace(cm, "  start:", "  api_key: sk-inline\n  start:", 1))
+	if r := runCmd(context.Background(), envOf(nil), "config", "check", "--offline", "--config", both); r.code != exitConfig || !strings.Contains(r.stderr, "not both") {
+		t.Errorf("--offline with api_key and api_key_file: exit %d:\n%s", r.code, r.stderr)
+	}
 	// The source's rules too, all but the key's presence.
 	badSource := writeFile(t, "bad-source.yaml", strings.Replace(cm, "  start:", "  page_size: 500\n  start:", 1))
 	if r := runCmd(context.Background(), envOf(nil), "config", "check", "--offline", "--config", badSource); r.code != exitConfig || !strings.Contains(r.stderr, "source.page_size") {

@@ -40,6 +40,9 @@ func loadConfig(path string, getenv func(string) string, u use) (Config, error) 
 			}
 		}
 	}
+	if s := cfg.Source; u >= forFile && s.APIKey != "" && s.APIKeyFile != "" {
+		p.add("source.api_key_file", p.lines["source.api_key_file"], "set source.api_key or source.api_key_file, not both")
+	}
 	if u == forSync {
 		resolveAPIKey(&cfg.Source, getenv, &p)
 	}
@@ -81,15 +84,14 @@ func (p *problems) add(key string, line int, format string, args ...any) {
 }
 
 // resolveAPIKey fills s.APIKey: an api_key or api_key_file set in the file
-// wins (both is a problem), else ONCEHUB_API_KEY.
+// wins (both is a problem loadConfig reports), else ONCEHUB_API_KEY.
 func resolveAPIKey(s *SourceConfig, getenv func(string) string, p *problems) {
 	switch {
 	case s.APIKeyFile == "":
 		if s.APIKey == "" {
 			s.APIKey = Secret(getenv("ONCEHUB_API_KEY"))
 		}
-	case s.APIKey != "":
-		p.add("source.api_key_file", p.lines["source.api_key_file"], "set source.api_key or source.api_key_file, not both")
+	case s.APIKey != "": // both set
 	default:
 		b, err := os.ReadFile(s.APIKeyFile)
 		if err != nil {

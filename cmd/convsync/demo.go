@@ -95,7 +95,9 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(io.Discard, cfg.Log)
-	opts := pipeline.Options{Now: sim.Now}
+	// A window ends before its Now: one past the simulator's clock takes in
+	// a conversation stamped at it, so each run loads every change it told.
+	opts := pipeline.Options{Now: func() time.Time { return sim.Now().Add(time.Millisecond) }}
 
 	fmt.Fprintf(w, "\nRun 1: first sync into %s (%s, everything since %s)\n", path, *format, cfg.Source.Start.Format(time.DateOnly))
 	r, err := syncOnce(ctx, cfg, log, opts)

@@ -18,7 +18,7 @@ func runSQL(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "sql")
 	cfgFlag := fs.String("config", "", "config file (default $CONVSYNC_CONFIG, else ./convsync.yaml if present)")
 	format := fs.String("format", "table", "output format: table, csv or json (one object per line)")
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, queryFirst(args)); err != nil {
 		return err
 	}
 	if err := oneQuery(fs.Args()); err != nil {
@@ -33,6 +33,18 @@ func runSQL(ctx context.Context, e env, args []string) error {
 	}
 	defer wh.Close()
 	return query(ctx, wh.DB(), e.stdout, *format, fs.Arg(0))
+}
+
+// queryFirst ends the flags before an argument that starts like a flag but
+// is a query opening with a comment ("-- monthly counts\nSELECT …"): a flag
+// holds no space.
+func queryFirst(args []string) []string {
+	for i, a := range args {
+		if strings.HasPrefix(a, "--") && strings.ContainsAny(a, " \t\r\n") {
+			return append(append(args[:i:i], "--"), args[i:]...)
+		}
+	}
+	return args
 }
 
 // oneQuery checks that the arguments left after the flags are one query.

@@ -157,3 +157,17 @@ func TestSQL_FlagsAfterTheQuery(t *testing.T) {
 		})
 	}
 }
+
+// TestSQL_QueryOpeningWithAComment: a query pasted with its leading
+// "-- comment" line runs; it is not read as a flag.
+func TestSQL_QueryOpeningWithAComment(t *testing.T) {
+	p := newProdEnv(t, 20)
+	path := p.write(t, "c.yaml", p.config())
+	if r := runCmd(context.Background(), p.getenv, "sync", "--config", path); r.code != exitOK {
+		t.Fatalf("sync: %d %s", r.code, r.stderr)
+	}
+	r := runCmd(context.Background(), p.getenv, "sql", "--config", path, "--format", "csv", "-- how many\nSELECT count(*) AS n FROM conversations")
+	if r.code != exitOK || r.stdout != "n\n20\n" {
+		t.Errorf("exit %d, stdout %q, stderr %s; want the count", r.code, r.stdout, r.stderr)
+	}
+}
