@@ -145,14 +145,16 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, er
 	if err != nil {
 		return load.Run{}, fmt.Errorf("read sync state: %w", err)
 	}
-	p := plan(st, opts)
+	p, err := plan(st, opts)
 	run := load.Run{ID: opts.RunID, Mode: string(opts.Mode), Start: time.Now().UTC(), Status: "running"}
 	run.WindowLo, run.WindowHi = timeRef(p.window.Lo), timeRef(p.window.Hi)
-	if err := sink.Record(ctx, run); err != nil {
-		return run, fmt.Errorf("record run start: %w", err)
+	if rerr := sink.Record(ctx, run); rerr != nil {
+		return run, fmt.Errorf("record run start: %w", rerr)
 	}
 	base := src.Stats()
-	err = execute(ctx, src, sink, st, p, &run, base, opts)
+	if err == nil { // else the run fails without a call, recorded as such
+		err = execute(ctx, src, sink, st, p, &run, base, opts)
+	}
 	finish(&run, src.Stats(), base, time.Now(), err, ctx.Err() != nil)
 	// The final ledger row is written even when ctx was cancelled: it is what
 	// tells the user why the run stopped.

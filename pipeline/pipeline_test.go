@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -273,5 +274,21 @@ func TestRun_CancelledRollsBackAndSaysSo(t *testing.T) {
 	}
 	if sink.runs[run.ID].Status != "cancelled" {
 		t.Errorf("ledger says %q", sink.runs[run.ID].Status)
+	}
+}
+
+// TestRun_CursorAheadOfTheClockFails: a stored watermark later than the
+// clock allows fails the run, recorded in the ledger, without a call; it
+// does not succeed reading nothing.
+func TestRun_CursorAheadOfTheClockFails(t *testing.T) {
+	src := &fakeSource{convs: convsEvery(10, time.Hour), size: 10}
+	sink := newFakeSink()
+	sink.st.Watermark = at(300)
+	run, err := Run(context.Background(), src, sink, Options{Start: t0, Lookback: 10 * time.Minute, Now: func() time.Time { return at(100) }})
+	if err == nil || !strings.Contains(err.Error(), "later than this machine's clock allows") || run.Status != "failed" || src.calls.Load() != 0 {
+		t.Errorf("run %s after %d calls, err %v; want failed before any call", run.Status, src.calls.Load(), err)
+	}
+	if got := sink.runs[run.ID]; got.Status != "failed" || got.Error == "" {
+		t.Errorf("ledger row %+v, want the failure recorded", got)
 	}
 }

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/convsync/convsync/extract"
@@ -22,11 +23,21 @@ type runPlan struct {
 // backfill only when asked for the same range, a full refresh only when
 // the interrupted run read from Start too); otherwise the window is
 // frozen now, so data that arrives while the run goes is the next run's.
-func plan(st load.State, o Options) runPlan {
+// No run reads past now less the settle lag: a backfill's range is cut
+// there (its window stays the range asked for, which names it).
+//
+// A window that would start after it ends is an error, not an empty run:
+// the cursor is later than the clock (it moved back by more than the
+// lookback since the cursor was saved), or Start is; reading from there
+// would skip what the API writes in between.
+func plan(st load.State, o Options) (runPlan, error) {
 	p := runPlan{mode: o.Mode}
+	end := o.Now().Add(-o.SettleLag).UTC().Truncate(time.Millisecond)
 	switch o.Mode {
 	case Backfill:
-		p.window = extract.Window{Lo: o.From.UTC(), Hi: o.To.UTC()}
+		// Rounded up to the millisecond, the API's precision: a time of
+		// [From, To) is one from ceil(From) up to ceil(To), excluded.
+		p.window = extract.Window{Lo: ceilMilli(o.From.UTC()), Hi: ceilMilli(o.To.UTC())}
 		if b := st.Backfill; b != nil && b.WindowLo.Equal(p.window.Lo) && b.WindowHi.Equal(p.window.Hi) {
 			p.resume = b
 		}
@@ -37,7 +48,10 @@ func plan(st load.State, o Options) runPlan {
 			p.resume = st.Pending
 			break
 		}
-		p.window = extract.Window{Lo: o.Start.UTC(), Hi: o.Now().Add(-o.SettleLag).UTC()}
+		p.window = extract.Window{Lo: o.Start.UTC().Truncate(time.Millisecond), Hi: end}
+		if p.window.Lo.After(end) {
+			return p, errStartAhead(p.window.Lo, end)
+		}
 	default:
 		if st.Pending != nil {
 			p.resume = st.Pending
@@ -47,25 +61,54 @@ func plan(st load.State, o Options) runPlan {
 		if st.Watermark.IsZero() {
 			lo = o.Start
 		}
-		p.window = extract.Window{Lo: lo.UTC(), Hi: o.Now().Add(-o.SettleLag).UTC()}
+		p.window = extract.Window{Lo: lo.UTC().Truncate(time.Millisecond), Hi: end}
+		switch {
+		case !p.window.Lo.After(end):
+		case st.Watermark.IsZero():
+			return p, errStartAhead(p.window.Lo, end)
+		default:
+			return p, fmt.Errorf("the cursor (watermark %s) is later than this machine's clock allows (now less the settle lag is %s) by more than the lookback: "+
+				"the clock moved back since the cursor was saved (or was ahead then), and a run from the cursor would skip what the API wrote in between; "+
+				"check the clock, then run `convsync sync --full-refresh`, which rereads everything and sets the cursor to the clock", stamp(st.Watermark), stamp(end))
+		}
+	}
+	// read is how far the run reads: a backfill's range cut at end.
+	read := func(hi time.Time) time.Time {
+		if o.Mode == Backfill && hi.After(end) {
+			return end
+		}
+		return hi
 	}
 	if r := p.resume; r != nil {
 		p.window = extract.Window{Lo: r.WindowLo, Hi: r.WindowHi}
-		p.slices = append([]extract.Window{{Lo: r.SliceLo, Hi: r.SliceHi}}, extract.Slices(r.SliceHi, r.WindowHi, o.SliceSize)...)
+		p.slices = append([]extract.Window{{Lo: r.SliceLo, Hi: r.SliceHi}}, extract.Slices(r.SliceHi, read(r.WindowHi), o.SliceSize)...)
 		p.firstAfter = r.After
-		return p
+		return p, nil
 	}
-	p.window.Lo, p.window.Hi = p.window.Lo.Truncate(time.Millisecond), p.window.Hi.Truncate(time.Millisecond)
-	if p.window.Hi.After(p.window.Lo) {
-		p.slices = extract.Slices(p.window.Lo, p.window.Hi, o.SliceSize)
-	}
-	return p
+	p.slices = extract.Slices(p.window.Lo, read(p.window.Hi), o.SliceSize) // nil when empty
+	return p, nil
 }
+
+func errStartAhead(start, end time.Time) error {
+	return fmt.Errorf("source.start %s is later than now less the settle lag (%s): nothing can have been updated since", stamp(start), stamp(end))
+}
+
+// ceilMilli is t rounded up to the millisecond.
+func ceilMilli(t time.Time) time.Time {
+	if f := t.Truncate(time.Millisecond); f.Before(t) {
+		return f.Add(time.Millisecond)
+	}
+	return t
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 // progress is the state to commit once slice i has been read up to page
 // cursor next ("" = the slice is finished). When the last slice is finished
 // the run is complete: the progress is cleared and, unless this is a
-// backfill, the watermark moves to the window's end.
+// backfill, the watermark moves to the window's end: forward only, but a
+// full refresh, which read everything before it, sets it even back (the
+// remedy for a cursor saved by a clock that was ahead).
 func (p runPlan) progress(st load.State, runID string, i int, next string) load.State {
 	var pr *load.Progress
 	switch {
@@ -82,7 +125,7 @@ func (p runPlan) progress(st load.State, runID string, i int, next string) load.
 		return st
 	}
 	st.Pending = pr
-	if pr == nil && p.window.Hi.After(st.Watermark) {
+	if pr == nil && (p.window.Hi.After(st.Watermark) || p.mode == FullRefresh) {
 		st.Watermark = p.window.Hi
 	}
 	return st

@@ -395,6 +395,11 @@ func (c SourceConfig) problems(needKey bool) []string {
 			add(d.key, "must not be negative, got %s", d.d)
 		}
 	}
+	if c.Slice > 0 && c.Slice < time.Hour {
+		// Every slice costs a call even when empty, and a run's slices are
+		// planned up front: a millisecond slice over a year is billions.
+		add("source.slice", "must be 0 (one slice) or at least 1h, got %s", c.Slice)
+	}
 	if c.Timeout <= 0 {
 		add("source.timeout", "must be positive, got %s", c.Timeout)
 	}

@@ -361,6 +361,8 @@ func TestConfig_Durations(t *testing.T) {
 		{"source:\n  settle_lag: soon\n", `source.settle_lag (line 2): must be a duration such as 30s, 10m or 720h, got "soon"`},
 		{"source:\n  retry:\n    max_elapsed: -1s\n", "source.retry.max_elapsed (line 3): must not be negative, got -1s"},
 		{"source:\n  lookback: -1m\n", "source.lookback (line 2): must not be negative, got -1m0s"},
+		{"source:\n  slice: 1ms\n", "source.slice (line 2): must be 0 (one slice) or at least 1h, got 1ms"},
+		{"source:\n  slice: 1h\n", "1h0m0s 10m0s 1m0s 30s"},
 	} {
 		t.Run(strings.ReplaceAll(tc.yaml, "\n", " "), func(t *testing.T) {
 			cfg, err := loadConfig(writeFile(t, "c.yaml", tc.yaml+"  start: 2024-01-01T00:00:00Z\n"), envOf(map[string]string{"ONCEHUB_API_KEY": "k"}), forSync)
