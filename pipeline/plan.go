@@ -16,6 +16,10 @@ type runPlan struct {
 	slices     []extract.Window
 	firstAfter string
 	resume     *load.Progress // the interrupted run this one finishes, or nil
+	// fromStart marks a window that reads everything from Options.Start (a
+	// full refresh, a first sync, or one of them resumed): its end may set
+	// the watermark back.
+	fromStart bool
 }
 
 // plan works out the window of a run from the stored state. An interrupted
@@ -83,9 +87,10 @@ func plan(st load.State, o Options) (runPlan, error) {
 		p.window = extract.Window{Lo: r.WindowLo, Hi: r.WindowHi}
 		p.slices = append([]extract.Window{{Lo: r.SliceLo, Hi: r.SliceHi}}, extract.Slices(r.SliceHi, read(r.WindowHi), o.SliceSize)...)
 		p.firstAfter = r.After
-		return p, nil
+	} else {
+		p.slices = extract.Slices(p.window.Lo, read(p.window.Hi), o.SliceSize) // nil when empty
 	}
-	p.slices = extract.Slices(p.window.Lo, read(p.window.Hi), o.SliceSize) // nil when empty
+	p.fromStart = p.mode != Backfill && p.window.Lo.Equal(o.Start.UTC().Truncate(time.Millisecond))
 	return p, nil
 }
 
@@ -107,8 +112,9 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z
 // cursor next ("" = the slice is finished). When the last slice is finished
 // the run is complete: the progress is cleared and, unless this is a
 // backfill, the watermark moves to the window's end: forward only, but a
-// full refresh, which read everything before it, sets it even back (the
-// remedy for a cursor saved by a clock that was ahead).
+// window read from Start (a full refresh, also when a plain run resumes
+// it), which read everything before its end, sets it even back (the remedy
+// for a cursor saved by a clock that was ahead).
 func (p runPlan) progress(st load.State, runID string, i int, next string) load.State {
 	var pr *load.Progress
 	switch {
@@ -125,7 +131,7 @@ func (p runPlan) progress(st load.State, runID string, i int, next string) load.
 		return st
 	}
 	st.Pending = pr
-	if pr == nil && (p.window.Hi.After(st.Watermark) || p.mode == FullRefresh) {
+	if pr == nil && (p.window.Hi.After(st.Watermark) || p.fromStart) {
 		st.Watermark = p.window.Hi
 	}
 	return st

@@ -106,7 +106,15 @@ func TestPlan_FullRefreshResetsAWatermarkAhead(t *testing.T) {
 	if st := mustPlan(t, ahead, o).progress(ahead, "r", 0, ""); !st.Watermark.Equal(at(100)) {
 		t.Errorf("full refresh: watermark %s, want %s", st.Watermark, at(100))
 	}
-	o.Mode, o.Lookback = Incremental, 100*time.Hour
+	// Interrupted, then finished by a plain run (a CronJob's next sync):
+	// the same.
+	interrupted := ahead
+	interrupted.Pending = &load.Progress{RunID: "r0", WindowLo: at(0), WindowHi: at(90), SliceLo: at(0), SliceHi: at(90), After: "CVR-X"}
+	o.Mode = Incremental
+	if st := mustPlan(t, interrupted, o).progress(interrupted, "r", 0, ""); !st.Watermark.Equal(at(90)) || st.Pending != nil {
+		t.Errorf("full refresh resumed by a plain run: watermark %s, pending %+v; want %s", st.Watermark, st.Pending, at(90))
+	}
+	o.Lookback = 100 * time.Hour
 	if st := mustPlan(t, ahead, o).progress(ahead, "r", 0, ""); !st.Watermark.Equal(at(150)) {
 		t.Errorf("incremental: watermark %s, want it kept at %s", st.Watermark, at(150))
 	}

@@ -242,10 +242,12 @@ const (
 	// forQuery (sql, status): neither the source settings nor whether the
 	// warehouse can be written.
 	forQuery use = iota
-	// forFile (config check --offline, probe): every rule of the file, but
-	// not that the API key is there nor that the warehouse can be written
-	// where this runs.
+	// forFile (config check --offline): every rule of the file, but not
+	// that the API key is there nor that the warehouse can be written where
+	// this runs.
 	forFile
+	// forAPI (probe): forFile's, and the API key read and required.
+	forAPI
 	// forSync (sync, run, backfill, config check): everything.
 	forSync
 )
@@ -265,7 +267,7 @@ func (c Config) problems(u use) []string {
 	var p []string
 	add := func(key, format string, args ...any) { p = append(p, key+": "+fmt.Sprintf(format, args...)) }
 	if u >= forFile {
-		p = c.Source.problems(u == forSync)
+		p = c.Source.problems(u >= forAPI)
 	}
 	switch c.Warehouse.Format {
 	case "duckdb", "parquet":

@@ -43,7 +43,7 @@ func loadConfig(path string, getenv func(string) string, u use) (Config, error) 
 	if s := cfg.Source; u >= forFile && s.APIKey != "" && s.APIKeyFile != "" {
 		p.add("source.api_key_file", p.lines["source.api_key_file"], "set source.api_key or source.api_key_file, not both")
 	}
-	if u == forSync {
+	if u >= forAPI {
 		resolveAPIKey(&cfg.Source, getenv, &p)
 	}
 	for _, v := range cfg.problems(u) {

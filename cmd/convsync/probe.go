@@ -23,16 +23,9 @@ func runProbe(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, forFile)
+	cfg, err := loadConfig(configPath(e, *cfgFlag), e.getenv, forAPI)
 	if err != nil {
 		return err
-	}
-	var p problems
-	if resolveAPIKey(&cfg.Source, e.getenv, &p); len(p.list) == 0 && cfg.Source.APIKey == "" {
-		p.add("source.api_key", 0, "required: set source.api_key, source.api_key_file or ONCEHUB_API_KEY")
-	}
-	if len(p.list) > 0 {
-		return &ConfigError{File: configPath(e, *cfgFlag), Problems: p.list}
 	}
 	client, err := newClient(cfg, newLogger(e.stderr, cfg.Log))
 	if err != nil {

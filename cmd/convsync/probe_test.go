@@ -51,11 +51,17 @@ func TestProbe_DateGranularFilters(t *testing.T) {
 }
 
 // TestProbe_NeedsAKey: without a key the probe stops before any call, as a
-// configuration problem.
+// configuration problem; a key file that cannot be read is listed with its
+// line beside the file's other problems.
 func TestProbe_NeedsAKey(t *testing.T) {
 	p := newProdEnv(t, 5)
 	r := runCmd(context.Background(), envOf(nil), "probe", "--config", p.write(t, "c.yaml", p.config()))
 	if r.code != exitConfig || !strings.Contains(r.stderr, "source.api_key") || p.sim.Counts().Total != 0 {
 		t.Errorf("exit %d after %d calls, want %d naming source.api_key:\n%s", r.code, p.sim.Counts().Total, exitConfig, r.stderr)
+	}
+	bad := writeFile(t, "bad.yaml", "source:\n  base_url: "+p.url+"\n  start: 2025-01-01T00:00:00Z\n  api_key_file: /nonexistent/key\n  page_size: 500\n")
+	r = runCmd(context.Background(), envOf(nil), "probe", "--config", bad)
+	if r.code != exitConfig || !strings.Contains(r.stderr, "source.api_key_file (line 4)") || !strings.Contains(r.stderr, "source.page_size (line 5)") {
+		t.Errorf("exit %d, want both problems with their lines:\n%s", r.code, r.stderr)
 	}
 }

@@ -37,10 +37,11 @@ func runSQL(ctx context.Context, e env, args []string) error {
 
 // queryFirst ends the flags before an argument that starts like a flag but
 // is a query opening with a comment ("-- monthly counts\nSELECT …"): a flag
-// holds no space.
+// name holds no space (its value may: --config="my dir/c.yaml").
 func queryFirst(args []string) []string {
 	for i, a := range args {
-		if strings.HasPrefix(a, "--") && strings.ContainsAny(a, " \t\r\n") {
+		name, _, _ := strings.Cut(a, "=")
+		if strings.HasPrefix(a, "--") && strings.ContainsAny(name, " \t\r\n") {
 			return append(append(args[:i:i], "--"), args[i:]...)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -169,5 +171,17 @@ func TestSQL_QueryOpeningWithAComment(t *testing.T) {
 	r := runCmd(context.Background(), p.getenv, "sql", "--config", path, "--format", "csv", "-- how many\nSELECT count(*) AS n FROM conversations")
 	if r.code != exitOK || r.stdout != "n\n20\n" {
 		t.Errorf("exit %d, stdout %q, stderr %s; want the count", r.code, r.stdout, r.stderr)
+	}
+	// A flag's value may hold a space: it is still a flag.
+	spaced := filepath.Join(p.dir, "my dir", "c.yaml")
+	if err := os.MkdirAll(filepath.Dir(spaced), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, spaced); err != nil {
+		t.Fatal(err)
+	}
+	r = runCmd(context.Background(), p.getenv, "sql", "--config="+spaced, "--format=csv", "SELECT count(*) AS n FROM conversations")
+	if r.code != exitOK || r.stdout != "n\n20\n" {
+		t.Errorf("--config=%q: exit %d, stdout %q, stderr %s; want the count", spaced, r.code, r.stdout, r.stderr)
 	}
 }
