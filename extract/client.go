@@ -67,17 +67,18 @@ type Options struct {
 // concurrent use; the rate limits are shared by all its calls (they are
 // proven for one call in flight at a time, which is how Pages works).
 type Client struct {
-	base   string
-	key    string
-	limit  int
-	expand []string
-	// bare is set once the list endpoint has rejected the "data."-prefixed
-	// expand paths the docs prescribe: from then on it gets bare names.
-	bare  atomic.Bool
-	http  *http.Client
-	log   *slog.Logger
-	get   sendFunc // send wrapped in the rate limits and the retries
-	stats counters
+	base  string
+	key   string
+	limit int
+	// expand is the expand fields, bare ("contact,owner"); "" for none. A
+	// list request spells them "data.contact,data.owner", as the docs
+	// prescribe, until the endpoint refuses that (bare is set): then bare.
+	expand string
+	bare   atomic.Bool
+	http   *http.Client
+	log    *slog.Logger
+	get    sendFunc // send wrapped in the rate limits and the retries
+	stats  counters
 }
 
 // Stats count a Client's work since New. APICalls counts every HTTP request
@@ -104,7 +105,7 @@ func New(opts Options) (*Client, error) {
 		base:   strings.TrimRight(o.BaseURL, "/"),
 		key:    o.APIKey,
 		limit:  o.PageSize,
-		expand: o.Expand,
+		expand: strings.Join(o.Expand, ","),
 		http:   o.HTTPClient,
 		log:    o.Logger,
 	}
@@ -145,7 +146,7 @@ func (o Options) withDefaults() (Options, error) {
 	if len(problems) > 0 {
 		return o, fmt.Errorf("oncehub client: %s", strings.Join(problems, "; "))
 	}
-	o.Expand = listExpand(o.Expand)
+	o.Expand = bareFields(o.Expand)
 	o.MaxRetries = cmp0(o.MaxRetries, 8)
 	o.MaxElapsed = cmp0(o.MaxElapsed, 5*time.Minute)
 	o.RetryInitial = cmp0(o.RetryInitial, time.Second)
@@ -168,12 +169,13 @@ func cmp0[T comparable](v, def T) T {
 	return v
 }
 
-// listExpand spells expand paths for the list endpoint, "data.<field>".
-func listExpand(fields []string) []string {
+// bareFields is the expand fields without blanks and the optional "data."
+// prefix.
+func bareFields(fields []string) []string {
 	var out []string
 	for _, f := range fields {
 		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, "data."+strings.TrimPrefix(f, "data."))
+			out = append(out, strings.TrimPrefix(f, "data."))
 		}
 	}
 	return out
@@ -239,13 +241,13 @@ func (c *Client) page(ctx context.Context, w Window, after string) (Page, error)
 	if after != "" {
 		q.Set("after", after)
 	}
-	if len(c.expand) > 0 {
-		q.Set("expand", strings.Join(c.listExpand(), ","))
+	if c.expand != "" {
+		q.Set("expand", c.listExpand())
 	}
 	r, err := c.get(ctx, "/conversations", q)
-	if len(c.expand) > 0 && rejected(err, "expand") && c.bare.CompareAndSwap(false, true) {
+	if c.expand != "" && rejected(err, "expand") && c.bare.CompareAndSwap(false, true) {
 		c.log.Warn("oncehub: the list endpoint rejected expand paths with the documented data. prefix; using bare field names", "error", err)
-		q.Set("expand", strings.Join(c.listExpand(), ","))
+		q.Set("expand", c.listExpand())
 		r, err = c.get(ctx, "/conversations", q)
 	}
 	if err != nil {
@@ -265,22 +267,13 @@ func (c *Client) page(ctx context.Context, w Window, after string) (Page, error)
 	return p, nil
 }
 
-// listExpand is the expand paths a list request sends: "data.<field>" as
-// the docs prescribe, or the bare names once the API has rejected those.
-func (c *Client) listExpand() []string {
-	if !c.bare.Load() {
+// listExpand is the expand parameter of a list request: "data.<field>"
+// as the docs prescribe, or the bare names once the API has refused those.
+func (c *Client) listExpand() string {
+	if c.bare.Load() {
 		return c.expand
 	}
-	return c.fields()
-}
-
-// fields is the expand fields without the "data." prefix.
-func (c *Client) fields() []string {
-	fields := make([]string, len(c.expand))
-	for i, f := range c.expand {
-		fields[i] = strings.TrimPrefix(f, "data.")
-	}
-	return fields
+	return "data." + strings.ReplaceAll(c.expand, ",", ",data.")
 }
 
 // rejected reports whether err is the API's refusal (400 or 404) of query
@@ -295,8 +288,8 @@ func rejected(err error, param string) bool {
 // that does not decode or validate is an error naming the field.
 func (c *Client) Get(ctx context.Context, id string) (Conversation, error) {
 	q := url.Values{}
-	if len(c.expand) > 0 {
-		q.Set("expand", strings.Join(c.fields(), ","))
+	if c.expand != "" {
+		q.Set("expand", c.expand)
 	}
 	r, err := c.get(ctx, "/conversations/"+url.PathEscape(id), q)
 	if err != nil {
