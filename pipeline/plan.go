@@ -36,6 +36,7 @@ type runPlan struct {
 // would skip what the API writes in between.
 func plan(st load.State, o Options) (runPlan, error) {
 	p := runPlan{mode: o.Mode}
+	start := o.Start.UTC().Truncate(time.Millisecond)
 	end := o.Now().Add(-o.SettleLag).UTC().Truncate(time.Millisecond)
 	switch o.Mode {
 	case Backfill:
@@ -48,33 +49,29 @@ func plan(st load.State, o Options) (runPlan, error) {
 	case FullRefresh:
 		// An interrupted full refresh (or first sync: the same window start)
 		// is resumed, as a retried Job would want, not begun again.
-		if st.Pending != nil && st.Pending.WindowLo.Equal(o.Start.UTC().Truncate(time.Millisecond)) {
+		if st.Pending != nil && st.Pending.WindowLo.Equal(start) {
 			p.resume = st.Pending
 			break
 		}
-		p.window = extract.Window{Lo: o.Start.UTC().Truncate(time.Millisecond), Hi: end}
-		if p.window.Lo.After(end) {
-			return p, errStartAhead(p.window.Lo, end)
-		}
+		p.window = extract.Window{Lo: start, Hi: end}
 	default:
 		if st.Pending != nil {
 			p.resume = st.Pending
 			break
 		}
-		lo := st.Watermark.Add(-o.Lookback)
-		if st.Watermark.IsZero() {
-			lo = o.Start
+		p.window = extract.Window{Lo: start, Hi: end}
+		if !st.Watermark.IsZero() {
+			p.window.Lo = st.Watermark.Add(-o.Lookback).UTC().Truncate(time.Millisecond)
 		}
-		p.window = extract.Window{Lo: lo.UTC().Truncate(time.Millisecond), Hi: end}
-		switch {
-		case !p.window.Lo.After(end):
-		case st.Watermark.IsZero():
-			return p, errStartAhead(p.window.Lo, end)
-		default:
-			return p, fmt.Errorf("the cursor (watermark %s) is later than this machine's clock allows (now less the settle lag is %s) by more than the lookback: "+
-				"the clock moved back since the cursor was saved (or was ahead then), and a run from the cursor would skip what the API wrote in between; "+
-				"check the clock, then run `convsync sync --full-refresh`, which rereads everything and sets the cursor to the clock", stamp(st.Watermark), stamp(end))
-		}
+	}
+	switch {
+	case p.resume != nil || o.Mode == Backfill || !p.window.Lo.After(end):
+	case p.window.Lo.Equal(start):
+		return p, fmt.Errorf("source.start %s is later than now less the settle lag (%s): nothing can have been updated since", stamp(start), stamp(end))
+	default:
+		return p, fmt.Errorf("the cursor (watermark %s) is later than this machine's clock allows (now less the settle lag is %s) by more than the lookback: "+
+			"the clock moved back since the cursor was saved (or was ahead then), and a run from the cursor would skip what the API wrote in between; "+
+			"check the clock, then run `convsync sync --full-refresh`, which rereads everything and sets the cursor to the clock", stamp(st.Watermark), stamp(end))
 	}
 	// read is how far the run reads: a backfill's range cut at end.
 	read := func(hi time.Time) time.Time {
@@ -90,12 +87,8 @@ func plan(st load.State, o Options) (runPlan, error) {
 	} else {
 		p.slices = extract.Slices(p.window.Lo, read(p.window.Hi), o.SliceSize) // nil when empty
 	}
-	p.fromStart = p.mode != Backfill && p.window.Lo.Equal(o.Start.UTC().Truncate(time.Millisecond))
+	p.fromStart = p.mode != Backfill && p.window.Lo.Equal(start)
 	return p, nil
-}
-
-func errStartAhead(start, end time.Time) error {
-	return fmt.Errorf("source.start %s is later than now less the settle lag (%s): nothing can have been updated since", stamp(start), stamp(end))
 }
 
 // ceilMilli is t rounded up to the millisecond.
