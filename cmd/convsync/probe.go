@@ -127,39 +127,43 @@ func probe(ctx context.Context, c *extract.Client, w io.Writer) (failed, total i
 	return failed, total
 }
 
+// readPages calls fn with the pages of w after the cursor, at most
+// maxPages of them.
+func readPages(ctx context.Context, c *extract.Client, w extract.Window, after string, maxPages int, fn func(extract.Page)) error {
+	n := 0
+	err := c.Pages(ctx, w, after, func(p extract.Page) error {
+		fn(p)
+		if n++; n == maxPages {
+			return errEnough
+		}
+		return nil
+	})
+	if errors.Is(err, errEnough) {
+		return nil
+	}
+	return err
+}
+
 // onePage returns the first page of w after the cursor.
 func onePage(ctx context.Context, c *extract.Client, w extract.Window, after string) (extract.Page, error) {
 	var page extract.Page
-	err := c.Pages(ctx, w, after, func(p extract.Page) error {
-		page = p
-		return errEnough
-	})
-	if errors.Is(err, errEnough) {
-		err = nil
-	}
+	err := readPages(ctx, c, w, after, 1, func(p extract.Page) { page = p })
 	return page, err
 }
 
-// inWindow reads the pages of w, at most maxPages, and returns the ids read and
-// the first conversation whose last_updated_time lies outside w ("" if
-// none).
+// inWindow reads the pages of w, at most maxPages, and returns the ids read
+// and the first conversation whose last_updated_time lies outside w (""
+// if none).
 func inWindow(ctx context.Context, c *extract.Client, w extract.Window, maxPages int) (map[string]bool, string, error) {
-	ids, outside, pages := map[string]bool{}, "", 0
-	err := c.Pages(ctx, w, "", func(p extract.Page) error {
+	ids, outside := map[string]bool{}, ""
+	err := readPages(ctx, c, w, "", maxPages, func(p extract.Page) {
 		for _, cv := range p.Conversations {
 			ids[cv.ID] = true
 			if t := cv.LastUpdatedTime.Time; outside == "" && (t.Before(w.Lo) || !t.Before(w.Hi)) {
 				outside = fmt.Sprintf("%s, last updated %s", cv.ID, stamp(t))
 			}
 		}
-		if pages++; pages == maxPages {
-			return errEnough
-		}
-		return nil
 	})
-	if errors.Is(err, errEnough) {
-		err = nil
-	}
 	return ids, outside, err
 }
 
