@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 	"unsafe"
 
 	json "github.com/goccy/go-json"
@@ -35,7 +36,7 @@ func decodePage(body []byte) (Page, envelope, error) {
 	for _, raw := range env.Data {
 		c, err := decodeConversation(raw)
 		if err != nil {
-			p.Rejects = append(p.Rejects, Reject{ID: itemID(raw), Reason: err.Error(), Raw: clone(raw)})
+			p.Rejects = append(p.Rejects, reject(raw, err))
 			continue
 		}
 		p.Conversations = append(p.Conversations, c)
@@ -43,11 +44,28 @@ func decodePage(body []byte) (Page, envelope, error) {
 	return p, env, nil
 }
 
+// reject keeps an item that could not be loaded, with the reason. A
+// warehouse's text columns hold UTF-8 only, so an item that is not UTF-8 is
+// kept with each invalid byte replaced by U+FFFD (its reason says where).
+func reject(raw []byte, err error) Reject {
+	return Reject{
+		ID:     strings.ToValidUTF8(itemID(raw), "\uFFFD"),
+		Reason: err.Error(),
+		Raw:    bytes.ToValidUTF8(raw, []byte("\uFFFD")), // a copy: raw is the page's
+	}
+}
+
 // decodeConversation decodes and validates one item. Its error is the
 // reject reason: it names the field and the value at fault. The
 // conversation's Raw shares raw's bytes, which must not change afterwards:
 // a copy would allocate each page a second time.
 func decodeConversation(raw []byte) (Conversation, error) {
+	// JSON is UTF-8, and so are the warehouse's text columns: an invalid
+	// byte would fail the commit of every batch holding the item (DuckDB)
+	// or make its Parquet file unreadable.
+	if !utf8.Valid(raw) {
+		return Conversation{}, invalidUTF8(raw)
+	}
 	var c Conversation
 	// Calling the method directly skips a second scan of an item the
 	// envelope decode has already checked to be valid JSON.
@@ -81,6 +99,43 @@ func diagnose(raw []byte, err error) error {
 		}
 	}
 	return err
+}
+
+// invalidUTF8 says where raw, which is not valid UTF-8, first breaks it,
+// with the text around that byte, invalid bytes shown as \xFF.
+func invalidUTF8(raw []byte) error {
+	at := 0
+	for at < len(raw) {
+		r, n := utf8.DecodeRune(raw[at:])
+		if r == utf8.RuneError && n == 1 {
+			break
+		}
+		at += n
+	}
+	lo, hi := max(at-40, 0), min(at+40, len(raw))
+	for lo < at && !utf8.RuneStart(raw[lo]) {
+		lo++
+	}
+	for hi < len(raw) && hi > at && !utf8.RuneStart(raw[hi]) {
+		hi--
+	}
+	var b strings.Builder
+	if lo > 0 {
+		b.WriteString("…")
+	}
+	for s := raw[lo:hi]; len(s) > 0; {
+		r, n := utf8.DecodeRune(s)
+		if r == utf8.RuneError && n == 1 {
+			fmt.Fprintf(&b, `\x%02X`, s[0])
+		} else {
+			b.Write(s[:n])
+		}
+		s = s[n:]
+	}
+	if hi < len(raw) {
+		b.WriteString("…")
+	}
+	return fmt.Errorf("invalid UTF-8 at byte %d (0x%02X): %s", at, raw[at], b.String())
 }
 
 // conversationField is a JSON key of a conversation and a fresh value of the
@@ -196,5 +251,3 @@ func hasRel(params, want string) bool {
 	}
 	return false
 }
-
-func clone(b []byte) json.RawMessage { return append(json.RawMessage(nil), b...) }

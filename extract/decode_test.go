@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -232,6 +233,10 @@ func TestDecodePage_Rejects(t *testing.T) {
 			"", `missing id`},
 		{"NotAnObject", `42`, "", `not a JSON object: 42`},
 		{"IDNotAString", `{"id":5}`, "", `id: want string, got number (value 5)`},
+		// The value quoted in the reason is cut short between characters,
+		// never inside one: a reason must be UTF-8 to be stored.
+		{"LongValueCutBetweenCharacters", `{"id":"CVR-6","creation_time":"` + strings.Repeat("é", 60) + `","last_updated_time":"2025-03-05T10:41:02Z"}`,
+			"CVR-6", `creation_time: invalid time "` + strings.Repeat("é", 60) + `" (value "` + strings.Repeat("é", 39) + `…)`},
 	}
 	var items []string
 	for _, tt := range tests {
@@ -255,6 +260,46 @@ func TestDecodePage_Rejects(t *testing.T) {
 			want(t, r.Reason, tt.wantReason)
 			want(t, string(r.Raw), tt.item)
 		})
+	}
+}
+
+// TestDecodePage_InvalidUTF8: an item that is not UTF-8 (JSON must be) is a
+// reject whose reason gives the first bad byte's place with the text around
+// it, kept with its invalid bytes replaced by U+FFFD, since a warehouse's
+// text columns hold UTF-8 only; the items around it are kept. Escapes that
+// decode to odd characters are valid JSON and load.
+func TestDecodePage_InvalidUTF8(t *testing.T) {
+	badValue := `{"id":"CVR-1","creation_time":"2025-03-05T10:41:02Z","last_updated_time":"2025-03-05T10:41:02Z",` +
+		`"answers":[{"id":"INT-1","question":"Name?","value":"Jos` + "\xe9 \xff\xfe" + `"}]}`
+	badID := `{"id":"CVR-` + "\xc3" + `","creation_time":"2025-03-05T10:41:02Z","last_updated_time":"2025-03-05T10:41:02Z"}`
+	odd := `{"id":"CVR-3","creation_time":"2025-03-05T10:41:02Z","last_updated_time":"2025-03-05T10:41:02Z",` +
+		`"answers":[{"id":"INT-1","value":"nul \u0000, lone \ud800, replacement ` + "\uFFFD" + `"}]}`
+	body := `{"object":"list","data":[` + strings.Join([]string{badValue, odd, badID}, ",") + `],"has_more":false}`
+	p, _, err := decodePage([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Conversations) != 1 || p.Conversations[0].ID != "CVR-3" {
+		t.Fatalf("kept %+v, want CVR-3 only", p.Conversations)
+	}
+	if got := p.Conversations[0].Answers[0].Value; got == nil || !utf8.ValidString(*got) {
+		t.Errorf("CVR-3's answer = %v, want valid UTF-8", got)
+	}
+	if len(p.Rejects) != 2 {
+		t.Fatalf("rejects = %+v, want 2", p.Rejects)
+	}
+	r := p.Rejects[0]
+	want(t, r.ID, "CVR-1")
+	want(t, r.Reason, `invalid UTF-8 at byte 152 (0xE9): …:"INT-1","question":"Name?","value":"Jos\xE9 \xFF\xFE"}]}`)
+	want(t, string(r.Raw), strings.NewReplacer("\xe9", "\uFFFD", "\xff\xfe", "\uFFFD").Replace(badValue))
+	r = p.Rejects[1]
+	want(t, r.ID, "CVR-\uFFFD")
+	want(t, r.Reason, `invalid UTF-8 at byte 11 (0xC3): {"id":"CVR-\xC3","creation_time":"2025-03-05T10:41:02Z…`)
+	want(t, string(r.Raw), strings.Replace(badID, "\xc3", "\uFFFD", 1))
+	for _, r := range p.Rejects {
+		if !utf8.ValidString(r.ID) || !utf8.ValidString(r.Reason) || !utf8.Valid(r.Raw) {
+			t.Errorf("reject %+v is not UTF-8", r)
+		}
 	}
 }
 

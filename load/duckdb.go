@@ -441,7 +441,9 @@ func saveState(ctx context.Context, conn *sql.Conn, state []byte, now time.Time,
 func runArgs(r Run) []any {
 	var errText any
 	if r.Error != "" {
-		errText = r.Error
+		// Errors quote what came from outside (an API's response, a file
+		// name), and a text column holds UTF-8 only.
+		errText = strings.ToValidUTF8(r.Error, "\uFFFD")
 	}
 	return []any{
 		r.ID, r.Mode, r.Start, orNull(r.End), r.Status, orNull(r.WindowLo), orNull(r.WindowHi),

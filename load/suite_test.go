@@ -441,7 +441,9 @@ func testLedgerUpserted(t *testing.T, open, _ func(t *testing.T) sinkUnderTest) 
 		utc(at(2, 0)), int64(1), int64(2), int64(3), int64(4), int64(11), int64(20), int64(30), int64(43), int64(5), nil}})
 
 	run.Counts.Add(got)
-	run.End, run.Status, run.Error = p(at(1, 9).UTC()), "failed", "fetch page: boom"
+	// An error may quote bytes from outside that are not UTF-8 (a
+	// response, a file name): they are stored as U+FFFD, not refused.
+	run.End, run.Status, run.Error = p(at(1, 9).UTC()), "failed", "fetch page: boom \xff"
 	if err := s.Record(ctx, run); err != nil {
 		t.Fatalf("Record: %v", err)
 	}
@@ -450,7 +452,7 @@ func testLedgerUpserted(t *testing.T, open, _ func(t *testing.T) sinkUnderTest) 
 	}
 	equal(t, "after end", ledger(), [][]any{
 		{"R1", "incremental", utc(at(1, 5)), utc(at(1, 9)), "failed", utc(at(1, 0)), utc(at(2, 0)), int64(1), int64(2),
-			int64(3), int64(4), int64(11), int64(20), int64(30), int64(43), int64(5), "fetch page: boom"},
+			int64(3), int64(4), int64(11), int64(20), int64(30), int64(43), int64(5), "fetch page: boom \uFFFD"},
 		{"R2", "backfill", utc(at(2, 0)), nil, "running", nil, nil, int64(0), int64(0), int64(0), int64(0), int64(0),
 			int64(0), int64(0), int64(0), int64(0), nil},
 	})
@@ -461,7 +463,7 @@ func testLedgerUpserted(t *testing.T, open, _ func(t *testing.T) sinkUnderTest) 
 		t.Fatalf("Record: %v", err)
 	}
 	equal(t, "after a killed run", rows(t, s, `SELECT run_id, status, ended_at, error FROM _convsync_runs ORDER BY run_id`), [][]any{
-		{"R1", "failed", utc(at(1, 9)), "fetch page: boom"},
+		{"R1", "failed", utc(at(1, 9)), "fetch page: boom \uFFFD"},
 		{"R2", "abandoned", nil, load.AbandonedError},
 		{"R3", "running", nil, nil},
 	})

@@ -332,25 +332,51 @@ func TestSync_FailedBatchLeavesNothingAndNextRunCompletes(t *testing.T) {
 	})
 }
 
-// TestSync_BadItemsAreRejectedWithReason: an item that cannot be decoded is
-// kept in _convsync_rejects with its reason and raw JSON; the run succeeds.
+// TestSync_BadItemsAreRejectedWithReason: an item that cannot be loaded is
+// kept in _convsync_rejects with its reason and raw JSON; the run succeeds,
+// the rest is loaded and the warehouse stays readable. That includes an
+// item that is not UTF-8, which the warehouse's text columns cannot hold
+// (it failed every commit of DuckDB, and made Parquet files unreadable),
+// and a reason quoting a long non-ASCII value, cut short between characters.
 func TestSync_BadItemsAreRejectedWithReason(t *testing.T) {
-	forEachWarehouse(t, 100, func(t *testing.T, h *harness) {
-		id := h.sim.Conversations()[5].ID
-		if err := h.sim.Corrupt(id, "last_updated_time", `"yesterday"`); err != nil {
-			t.Fatal(err)
-		}
-		run := h.sync(t)
-		if run.Rejected != 1 || run.Status != "succeeded" {
-			t.Fatalf("run = %+v, want 1 reject", run)
-		}
-		var reason, raw string
-		err := h.wh.DB().QueryRow("SELECT reason, raw FROM _convsync_rejects WHERE conversation_id = ?", id).Scan(&reason, &raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !strings.Contains(reason, "last_updated_time") || !strings.Contains(raw, `"yesterday"`) {
-			t.Errorf("reject reason %q raw %.80s", reason, raw)
-		}
-	})
+	tests := []struct {
+		name, field, value string
+		reason, raw        string // what the reject's reason and raw hold
+	}{
+		{"BadTime", "last_updated_time", `"yesterday"`, "last_updated_time", `"yesterday"`},
+		{"NotUTF8", "status", "\"closed \xff\"", `invalid UTF-8 at byte`, "\"closed \uFFFD\""},
+		{"LongNonASCIIValue", "creation_time", `"` + strings.Repeat("日", 40) + `"`, "creation_time: invalid time", "日日"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachWarehouse(t, 100, func(t *testing.T, h *harness) {
+				id := h.sim.Conversations()[5].ID
+				if err := h.sim.Corrupt(id, tt.field, tt.value); err != nil {
+					t.Fatal(err)
+				}
+				run := h.sync(t)
+				if run.Rejected != 1 || run.Status != "succeeded" || run.Inserted != 99 {
+					t.Fatalf("run = %+v, want 99 inserted and 1 reject", run)
+				}
+				var reason, raw string
+				err := h.wh.DB().QueryRow("SELECT reason, raw FROM _convsync_rejects WHERE conversation_id = ?", id).Scan(&reason, &raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(reason, tt.reason) || !strings.Contains(raw, tt.raw) {
+					t.Errorf("reject reason %q raw %.80s", reason, raw)
+				}
+				for _, table := range []string{"conversations", "conversation_answers", "contacts", "_convsync_rejects", "_convsync_runs"} {
+					var n sql.NullInt64 // to_json reads every column of every row
+					if err := h.wh.DB().QueryRow("SELECT sum(length(to_json(t)::VARCHAR)) FROM " + table + " t").Scan(&n); err != nil {
+						t.Errorf("read %s: %v", table, err)
+					}
+				}
+				// The next run, which reads the item again, succeeds too.
+				if run := h.sync(t); run.Status != "succeeded" {
+					t.Errorf("second run = %+v", run)
+				}
+			})
+		})
+	}
 }
