@@ -59,7 +59,7 @@ type Options struct {
 	RetryInitial time.Duration
 	RetryMax     time.Duration
 
-	HTTPClient *http.Client // default: a client with a 60 s timeout
+	HTTPClient *http.Client // default: a client with a 60 s timeout; its redirects are never followed
 	Logger     *slog.Logger // optional; retries are logged at Warn, requests at Debug
 }
 
@@ -106,7 +106,7 @@ func New(opts Options) (*Client, error) {
 		key:    o.APIKey,
 		limit:  o.PageSize,
 		expand: strings.Join(o.Expand, ","),
-		http:   o.HTTPClient,
+		http:   noRedirects(o.HTTPClient),
 		log:    o.Logger,
 	}
 	var limits []*rate.Limiter
@@ -158,6 +158,18 @@ func (o Options) withDefaults() (Options, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o, nil
+}
+
+// noRedirects is a copy of hc that returns a redirect instead of following
+// it. net/http sends custom headers, API-Key among them, wherever a redirect
+// points (it strips only Authorization and cookies, and only for another
+// host), and follows up to 10 redirects outside the rate limits and the
+// call counts. The API documents no redirect: one means a wrong base URL or
+// a proxy in the way, which the user must see.
+func noRedirects(hc *http.Client) *http.Client {
+	c := *hc
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &c
 }
 
 // cmp0 returns v, or def when v is the zero value.

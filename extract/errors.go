@@ -52,12 +52,17 @@ func (e *APIError) Error() string {
 
 // newAPIError builds the APIError of a non-2xx response from its status,
 // headers and body. A body that is not the documented JSON keeps its first
-// bytes as the message, so a gateway's error page is still readable.
+// bytes as the message, so a gateway's error page is still readable. A
+// redirect (never followed: see noRedirects) says where it points instead.
 func newAPIError(status int, h http.Header, body []byte, now time.Time) *APIError {
 	e := &APIError{
 		Status:     status,
 		RequestID:  h.Get("Request-Id"),
 		RetryAfter: retryAfter(h.Get("Retry-After"), now),
+	}
+	if loc := h.Get("Location"); status >= 300 && status <= 399 && loc != "" {
+		e.Message = "redirected to " + truncate(loc, 200) + ", which convsync does not follow (check source.base_url)"
+		return e
 	}
 	var doc struct {
 		Type    string `json:"type"`

@@ -1,0 +1,54 @@
+package extract_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/convsync/convsync/extract"
+)
+
+// TestQA_RedirectIsNotFollowed: a redirect, to another host above all,
+// must not carry the API-Key header there (net/http forwards custom
+// headers on every redirect); a redirect loop must not make uncounted,
+// unlimited requests.
+func TestQA_RedirectIsNotFollowed(t *testing.T) {
+	var elsewhere atomic.Int64
+	var leaked atomic.Bool
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		leaked.Store(leaked.Load() || r.Header.Get("API-Key") != "")
+		fmt.Fprint(w, list("false", "CVR-1"))
+	}))
+	defer other.Close()
+	for _, code := range []int{301, 302, 307, 308} {
+		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+r.URL.RequestURI(), code)
+		})
+		c := api.client(t)
+		_, _, err := collect(t, c, extract.Window{}, "")
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("oncehub: %d", code)) || !strings.Contains(err.Error(), "redirect") ||
+			!strings.Contains(err.Error(), other.URL) {
+			t.Errorf("%d: err = %v, want the redirect refused, naming where to", code, err)
+		}
+		if got := len(api.requests()); got != 1 || c.Stats().APICalls != 1 {
+			t.Errorf("%d: %d requests (client counted %d), want 1: a redirect is not retried", code, got, c.Stats().APICalls)
+		}
+	}
+	if leaked.Load() || elsewhere.Load() != 0 {
+		t.Errorf("the other host got %d requests (API key sent: %v)", elsewhere.Load(), leaked.Load())
+	}
+	loop := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.RequestURI(), http.StatusFound)
+	})
+	c := loop.client(t)
+	if _, _, err := collect(t, c, extract.Window{}, ""); err == nil {
+		t.Error("redirect loop: want an error")
+	}
+	if got := len(loop.requests()); got != 1 {
+		t.Errorf("redirect loop: %d requests (client counted %d), want 1", got, c.Stats().APICalls)
+	}
+}
