@@ -215,11 +215,16 @@ const maxCursorRestarts = 3
 // longer knows it (400 or 404 on param "after": the conversation was
 // deleted since), the window is read again from its first page, so fn may
 // see a conversation twice (an upsert absorbs it); at most
-// maxCursorRestarts times. An error of fn stops paging and is returned as
+// maxCursorRestarts times. A page whose next cursor was already sent in
+// this reading (the API repeating a page, or pages cycling) is an error, not
+// an endless read. An error of fn stops paging and is returned as
 // is; an API or network failure that survives the retries is returned
 // wrapped as "fetch page after CVR-…: …".
 func (c *Client) Pages(ctx context.Context, w Window, after string, fn func(Page) error) error {
 	restarts := 0
+	// seen holds the cursors this reading of the window has sent: pages
+	// whose cursors cycle (A, B, A) would be read forever.
+	seen := map[string]bool{after: true}
 	for {
 		p, err := c.page(ctx, w, after)
 		if after != "" && restarts < maxCursorRestarts && rejected(err, "after") {
@@ -227,7 +232,11 @@ func (c *Client) Pages(ctx context.Context, w Window, after string, fn func(Page
 			c.log.Warn("oncehub: the API no longer knows the page cursor (its conversation was deleted?); reading the window again from its first page",
 				"after", after, "window", w, "error", err)
 			after = ""
+			seen = map[string]bool{after: true}
 			continue
+		}
+		if err == nil && p.Next != "" && seen[p.Next] {
+			err = fmt.Errorf("API repeated cursor %s (request %s)", p.Next, p.RequestID)
 		}
 		if err != nil {
 			if after == "" {
@@ -235,6 +244,7 @@ func (c *Client) Pages(ctx context.Context, w Window, after string, fn func(Page
 			}
 			return fmt.Errorf("fetch page after %s: %w", after, err)
 		}
+		seen[p.Next] = true
 		c.stats.pages.Add(1)
 		if err := fn(p); err != nil {
 			return err
@@ -272,9 +282,6 @@ func (c *Client) page(ctx context.Context, w Window, after string) (Page, error)
 	p.RequestID = r.requestID()
 	if p.Next, err = nextCursor(env, strings.Join(r.Header.Values("Link"), ", ")); err != nil {
 		return Page{}, fmt.Errorf("%w (request %s)", err, p.RequestID)
-	}
-	if p.Next != "" && p.Next == after {
-		return Page{}, fmt.Errorf("API repeated cursor %s (request %s)", after, p.RequestID)
 	}
 	return p, nil
 }

@@ -52,3 +52,25 @@ func TestQA_RedirectIsNotFollowed(t *testing.T) {
 		t.Errorf("redirect loop: %d requests (client counted %d), want 1", got, c.Stats().APICalls)
 	}
 }
+
+// TestQA_CursorCycleIsAnError: pages whose cursors cycle (A → B → A) would
+// be read forever; the API repeating an older cursor is an error, as
+// repeating the current one is.
+func TestQA_CursorCycleIsAnError(t *testing.T) {
+	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n > 50 {
+			apiError(w, 400, "invalid_request_error", "test: too many requests", "")
+			return
+		}
+		next := map[string]string{"": "CVR-A", "CVR-A": "CVR-B", "CVR-B": "CVR-A"}[r.URL.Query().Get("after")]
+		nextLinkTo(w, next)
+		fmt.Fprint(w, list("true", next))
+	})
+	_, _, err := collect(t, api.client(t), extract.Window{}, "")
+	if err == nil || !strings.Contains(err.Error(), "repeated cursor CVR-A") {
+		t.Errorf("err = %v, want a repeated-cursor error", err)
+	}
+	if got := len(api.requests()); got != 3 {
+		t.Errorf("API calls = %d, want 3", got)
+	}
+}
