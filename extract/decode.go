@@ -32,6 +32,12 @@ func decodePage(body []byte) (Page, envelope, error) {
 	if env.Object != "" && env.Object != "list" {
 		return Page{}, env, fmt.Errorf("malformed list envelope: object is %q, want \"list\"", env.Object)
 	}
+	// Either tells a list from any other JSON (null, {}, a proxy's or another
+	// API's answer), which would otherwise read as an empty last page: the
+	// window would end there and the watermark pass over it.
+	if env.Object == "" && env.Data == nil {
+		return Page{}, env, errors.New(`malformed list envelope: neither "object":"list" nor a data array`)
+	}
 	p := Page{Conversations: make([]Conversation, 0, len(env.Data))}
 	for _, raw := range env.Data {
 		c, err := decodeConversation(raw)

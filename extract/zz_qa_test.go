@@ -74,3 +74,16 @@ func TestQA_CursorCycleIsAnError(t *testing.T) {
 		t.Errorf("API calls = %d, want 3", got)
 	}
 }
+
+// TestQA_NotAListIsAnError: a 200 whose JSON is not a list envelope (a
+// proxy's or another API's answer) must fail the read, not pass for an
+// empty last page that ends the window and moves the watermark over it.
+func TestQA_NotAListIsAnError(t *testing.T) {
+	for _, body := range []string{`{}`, `null`, `{"status":"ok"}`, `{"has_more":false}`} {
+		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) })
+		_, pages, err := collect(t, api.client(t), extract.Window{}, "")
+		if err == nil || !strings.Contains(err.Error(), "malformed list envelope") {
+			t.Errorf("%s: err = %v after %d pages, want a malformed list envelope", body, err, len(pages))
+		}
+	}
+}
