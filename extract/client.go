@@ -366,9 +366,19 @@ func (c *Client) send(ctx context.Context, path string, q url.Values) (*response
 		if res.StatusCode == http.StatusTooManyRequests {
 			c.stats.rateLimited.Add(1)
 		}
-		return nil, newAPIError(res.StatusCode, res.Header, body, time.Now())
+		return nil, c.withoutKey(newAPIError(res.StatusCode, res.Header, body, time.Now()))
 	}
 	return &response{Header: res.Header, Body: body}, nil
+}
+
+// withoutKey blanks the API key out of what e took from the answer: a
+// gateway may echo the request's headers in its error page, and the error is
+// logged and stored in the ledger.
+func (c *Client) withoutKey(e *APIError) *APIError {
+	for _, s := range []*string{&e.Type, &e.Message, &e.Param} {
+		*s = strings.ReplaceAll(*s, c.key, "[API key]")
+	}
+	return e
 }
 
 func (c *Client) onRetry(err error, wait time.Duration) {

@@ -29,7 +29,8 @@ type APIError struct {
 
 // Error reads like `oncehub: 401 authentication_error: Invalid API key.
 // (request req_…)`. It never contains the API key: nothing in an APIError
-// comes from the request.
+// comes from the request, and the Client blanks the key out of an answer
+// that echoes it (see Client.withoutKey).
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "oncehub: %d", e.Status)

@@ -87,3 +87,19 @@ func TestQA_NotAListIsAnError(t *testing.T) {
 		}
 	}
 }
+
+// TestQA_EchoedKeyIsNotInErrors: a gateway that echoes the request's
+// API-Key in its error page must not put the key in convsync's error (which
+// is logged and stored in the ledger).
+func TestQA_EchoedKeyIsNotInErrors(t *testing.T) {
+	for _, status := range []int{401, 403, 502} {
+		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"type":"authentication_error","message":"Invalid API key %s"}`, r.Header.Get("API-Key"))
+		})
+		_, _, err := collect(t, api.client(t, func(o *extract.Options) { o.MaxRetries = -1 }), extract.Window{}, "")
+		if err == nil || strings.Contains(err.Error(), testKey) || !strings.Contains(err.Error(), "Invalid API key") {
+			t.Errorf("%d: err = %v, want the message without the key", status, err)
+		}
+	}
+}
