@@ -280,7 +280,7 @@ func (c *Client) page(ctx context.Context, w Window, after string) (Page, error)
 		return Page{}, fmt.Errorf("%w (request %s)", err, r.requestID())
 	}
 	p.RequestID = r.requestID()
-	if p.Next, err = nextCursor(env, strings.Join(r.Header.Values("Link"), ", ")); err != nil {
+	if p.Next, err = nextCursor(env, strings.Join(r.Header.Values("Link"), ", "), after); err != nil {
 		return Page{}, fmt.Errorf("%w (request %s)", err, p.RequestID)
 	}
 	return p, nil

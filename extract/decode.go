@@ -191,26 +191,36 @@ func itemID(raw []byte) string {
 }
 
 // nextCursor is the `after` for the page following one whose envelope is env
-// and whose Link header is link, or "" when there is none. Paging stops on an
-// empty page, on has_more false, and on a response that has neither has_more
-// nor a rel="next" link. The cursor is re-derived from the Link URL's `after`
-// (the URL itself may lack /v2, so it is not followed) or else from the last
-// item's id; has_more true without a link goes on from the last item, since
-// stopping there would silently lose pages.
-func nextCursor(env envelope, link string) (string, error) {
+// and whose Link header is link, sent with cursor after, or "" when there is
+// none. Paging stops on has_more false, on a response that has neither
+// has_more nor a rel="next" link, and on an empty page, unless it says
+// has_more with a Link to a cursor other than after (the API drops deleted
+// conversations from a list, which may empty a page that has pages after
+// it). The cursor is re-derived from the Link URL's `after` (the URL itself
+// may lack /v2, so it is not followed) or else from the last item's id;
+// has_more true without a link goes on from the last item, since stopping
+// there would silently lose pages.
+func nextCursor(env envelope, link, after string) (string, error) {
 	next, hasLink := nextLink(link)
+	linkAfter := ""
+	if hasLink {
+		if u, err := url.Parse(next); err == nil {
+			linkAfter = u.Query().Get("after")
+		}
+	}
 	switch {
-	case len(env.Data) == 0:
-		return "", nil
 	case env.HasMore != nil && !*env.HasMore:
+		return "", nil
+	case len(env.Data) == 0:
+		if env.HasMore != nil && linkAfter != after {
+			return linkAfter, nil
+		}
 		return "", nil
 	case env.HasMore == nil && !hasLink:
 		return "", nil
 	}
-	if hasLink {
-		if u, err := url.Parse(next); err == nil && u.Query().Get("after") != "" {
-			return u.Query().Get("after"), nil
-		}
+	if linkAfter != "" {
+		return linkAfter, nil
 	}
 	if id := itemID(env.Data[len(env.Data)-1]); id != "" {
 		return id, nil

@@ -103,3 +103,26 @@ func TestQA_EchoedKeyIsNotInErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestQA_EmptyPageWithNextLinkGoesOn: a page emptied after it was cut (the
+// API drops deleted conversations from lists) that still says has_more with
+// a Link to a new cursor must not end the window: the pages after it would
+// be lost without a word.
+func TestQA_EmptyPageWithNextLinkGoesOn(t *testing.T) {
+	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Query().Get("after") {
+		case "":
+			nextLinkTo(w, "CVR-2")
+			fmt.Fprint(w, list("true", "CVR-1", "CVR-2"))
+		case "CVR-2":
+			nextLinkTo(w, "CVR-5")
+			fmt.Fprint(w, list("true"))
+		default:
+			fmt.Fprint(w, list("false", "CVR-6"))
+		}
+	})
+	ids, _, err := collect(t, api.client(t), extract.Window{}, "")
+	if err != nil || strings.Join(ids, " ") != "CVR-1 CVR-2 CVR-6" || len(api.requests()) != 3 {
+		t.Errorf("read %v, err %v, in %d calls; want CVR-1 CVR-2 CVR-6 in 3", ids, err, len(api.requests()))
+	}
+}
