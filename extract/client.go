@@ -362,6 +362,12 @@ func (c *Client) send(ctx context.Context, path string, q url.Values) (*response
 	}
 	c.log.DebugContext(ctx, "oncehub request", "path", path, "status", res.StatusCode,
 		"request_id", res.Header.Get("Request-Id"), "duration", time.Since(start))
+	if len(body) > maxBody {
+		if res.StatusCode >= 200 && res.StatusCode <= 299 {
+			return nil, fmt.Errorf("read response of %s: %w", path, errBodyTooLarge)
+		}
+		body = body[:maxBody] // an error page's first bytes are its message
+	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		if res.StatusCode == http.StatusTooManyRequests {
 			c.stats.rateLimited.Add(1)
@@ -386,7 +392,8 @@ func (c *Client) onRetry(err error, wait time.Duration) {
 	c.log.Warn("oncehub request failed, retrying", "error", err, "wait", wait)
 }
 
-// readBody reads res's body, up to maxBody, into a buffer of the size the
+// readBody reads res's body, up to maxBody and one byte more (so that the
+// caller can tell a body cut at maxBody), into a buffer of the size the
 // response announced: io.ReadAll grows its buffer from 512 bytes, which
 // allocated twice the body and copied it several times.
 func readBody(res *http.Response) ([]byte, error) {
@@ -394,6 +401,11 @@ func readBody(res *http.Response) ([]byte, error) {
 	if n := res.ContentLength; n > 0 && n <= maxBody {
 		buf.Grow(int(n) + bytes.MinRead) // ReadFrom wants MinRead free to read EOF
 	}
-	_, err := buf.ReadFrom(io.LimitReader(res.Body, maxBody))
+	_, err := buf.ReadFrom(io.LimitReader(res.Body, maxBody+1))
 	return buf.Bytes(), err
 }
+
+// errBodyTooLarge is a 2xx answer past maxBody. Cut, it failed to decode
+// as "unexpected end of JSON input", which hid the cause; it is not
+// retried (see transient): the same request would get the same answer.
+var errBodyTooLarge = fmt.Errorf("answer larger than %d MiB, the most convsync reads", maxBody>>20)

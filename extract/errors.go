@@ -104,8 +104,8 @@ func retryAfter(v string, now time.Time) time.Duration {
 // transient is the one place that decides whether a failed request is worth
 // retrying: 429 and 5xx answers and network errors are, a request timeout
 // (the HTTP client's, which wraps context.DeadlineExceeded) included; other
-// API errors (a bad key, a bad parameter, a missing object) and a cancelled
-// request are not. The caller's own context is checked apart (withRetry).
+// API errors (a bad key, a bad parameter, a missing object), an answer too
+// large to read and a cancelled request are not. The caller's own context is checked apart (withRetry).
 func transient(err error) bool {
 	var apiErr *APIError
 	switch {
@@ -113,7 +113,7 @@ func transient(err error) bool {
 		return false
 	case errors.As(err, &apiErr):
 		return apiErr.Status == http.StatusTooManyRequests || apiErr.Status >= 500
-	case errors.Is(err, context.Canceled):
+	case errors.Is(err, context.Canceled), errors.Is(err, errBodyTooLarge):
 		return false
 	default:
 		return true

@@ -126,3 +126,25 @@ func TestQA_EmptyPageWithNextLinkGoesOn(t *testing.T) {
 		t.Errorf("read %v, err %v, in %d calls; want CVR-1 CVR-2 CVR-6 in 3", ids, err, len(api.requests()))
 	}
 }
+
+// TestQA_OversizedBodySaysSo: a 2xx body past the client's 64 MiB bound
+// fails with an error that says so, at once, not as malformed JSON.
+func TestQA_OversizedBodySaysSo(t *testing.T) {
+	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"object":"list","data":[`)
+		chunk := []byte(strings.Repeat(item("CVR-X")+",", 1000))
+		for written := 0; written <= 65<<20; written += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		fmt.Fprint(w, item("CVR-Y")+`],"has_more":false}`)
+	})
+	_, _, err := collect(t, api.client(t), extract.Window{}, "")
+	if err == nil || !strings.Contains(err.Error(), "64 MiB") {
+		t.Errorf("err = %v, want the body's size named", err)
+	}
+	if got := len(api.requests()); got != 1 {
+		t.Errorf("API calls = %d, want 1", got)
+	}
+}
