@@ -33,14 +33,22 @@ type batch struct {
 // batch flattened while the batch before it is being committed. The queues
 // between them are bounded (Queue pages, one batch), so memory holds at
 // most Queue pages and three batches (one being built, one waiting, one
-// committing). All stop at the first error.
+// committing). All stop at the first error, but for the reader's: the pages
+// it fetched before it failed are still committed, with their cursor, so
+// the next run does not spend API calls on them again; then its error is
+// returned.
 func execute(ctx context.Context, src Source, sink Sink, st load.State, p runPlan, run *load.Run, base extract.Stats, o Options) error {
 	g, ctx := errgroup.WithContext(ctx)
 	pages := make(chan fetched, o.Queue)
 	batches := make(chan batch, 1)
+	var readErr error
 	g.Go(recovered(func() error {
 		defer close(pages)
-		return read(ctx, src, p, pages)
+		readErr = read(ctx, src, p, pages)
+		if ctx.Err() != nil {
+			return readErr // stopped by the others, or by the caller
+		}
+		return nil // not to cancel the commit of what was read
 	}))
 	g.Go(recovered(func() error {
 		defer close(batches)
@@ -50,7 +58,10 @@ func execute(ctx context.Context, src Source, sink Sink, st load.State, p runPla
 		l := loader{sink: sink, st: st, plan: p, run: run, base: base, src: src, opts: o}
 		return l.consume(ctx, batches)
 	}))
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return readErr
 }
 
 // read sends every page of the plan's slices, in order, to pages.
@@ -77,20 +88,15 @@ func read(ctx context.Context, src Source, p runPlan, pages chan<- fetched) erro
 
 // gather groups pages into batches: a batch ends when it holds size
 // conversations or when a slice is done, even with nothing in it, so every
-// finished slice is committed and a resumed run never reads it again.
+// finished slice is committed and a resumed run never reads it again; and
+// when the reader fails, with the pages it read before.
 func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, size int) error {
 	var convs []extract.Conversation
 	var rejs []extract.Reject
 	var n int64
-	for f := range pages {
-		convs = append(convs, f.page.Conversations...)
-		rejs = append(rejs, f.page.Rejects...)
-		n++
-		sliceDone := f.page.Next == ""
-		if len(convs) < size && !sliceDone {
-			continue
-		}
-		b := batch{rows: transform.Flatten(convs, rejs), pages: n, slice: f.slice, next: f.page.Next, sliceDone: sliceDone}
+	var last fetched
+	send := func() error {
+		b := batch{rows: transform.Flatten(convs, rejs), pages: n, slice: last.slice, next: last.page.Next, sliceDone: last.page.Next == ""}
 		select {
 		case batches <- b:
 		case <-ctx.Done():
@@ -100,8 +106,28 @@ func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, siz
 		clear(convs)
 		clear(rejs)
 		convs, rejs, n = convs[:0], rejs[:0], 0
+		return nil
 	}
-	return nil // pages closes when read ends; if on an error, read returns it
+	for f := range pages {
+		convs = append(convs, f.page.Conversations...)
+		rejs = append(rejs, f.page.Rejects...)
+		n++
+		last = f
+		if len(convs) < size && f.page.Next != "" {
+			continue
+		}
+		if err := send(); err != nil {
+			return err
+		}
+	}
+	// pages closes when read ends. After a read that finished, nothing is
+	// left (its last page ended a slice); after one that failed, the pages
+	// read before the failure are a batch of their own (read returns the
+	// error).
+	if n > 0 {
+		return send()
+	}
+	return nil
 }
 
 // loader commits batches in order.
