@@ -103,7 +103,9 @@ func (b *hintedBackOff) NextBackOff() time.Duration {
 	if d == backoff.Stop || hint <= d {
 		return d
 	}
-	if b.maxElapsed > 0 && time.Since(b.start)+hint > b.maxElapsed {
+	// Not time.Since(b.start)+hint: a Retry-After near the largest Duration
+	// wrapped that round to a negative sum, and was waited.
+	if b.maxElapsed > 0 && hint > b.maxElapsed-time.Since(b.start) {
 		return backoff.Stop
 	}
 	return hint

@@ -1,12 +1,14 @@
 package extract_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/convsync/convsync/extract"
 )
@@ -146,5 +148,27 @@ func TestQA_OversizedBodySaysSo(t *testing.T) {
 	}
 	if got := len(api.requests()); got != 1 {
 		t.Errorf("API calls = %d, want 1", got)
+	}
+}
+
+// TestQA_HugeRetryAfterLateInTheRetriesIsNotWaited: the check of a
+// Retry-After against MaxElapsed added it to the time spent, which wraps
+// round for a Retry-After near the largest Duration once a second has
+// passed: the client then waited it (292 years).
+func TestQA_HugeRetryAfterLateInTheRetriesIsNotWaited(t *testing.T) {
+	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		if n == 0 {
+			time.Sleep(time.Second)
+			apiError(w, 503, "api_error", "busy", "")
+			return
+		}
+		w.Header().Set("Retry-After", "9223372036")
+		apiError(w, 429, "rate_limit_error", "Request rate limit exceeded", "")
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+	defer cancel()
+	err := api.client(t).Pages(ctx, extract.Window{}, "", func(extract.Page) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "429") {
+		t.Errorf("err = %v, want the 429 at once", err)
 	}
 }
