@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,7 +29,7 @@ type APIError struct {
 }
 
 // Error reads like `oncehub: 401 authentication_error: Invalid API key.
-// (request req_…)`. It never contains the API key: nothing in an APIError
+// (request req_…)`, with `(retry after 1m0s)` when the answer said so. It never contains the API key: nothing in an APIError
 // comes from the request, and the Client blanks the key out of an answer
 // that echoes it (see Client.withoutKey).
 func (e *APIError) Error() string {
@@ -44,6 +45,10 @@ func (e *APIError) Error() string {
 	b.WriteString(": " + msg)
 	if e.Param != "" {
 		b.WriteString(" (param " + e.Param + ")")
+	}
+	if e.RetryAfter > 0 {
+		// It says why a 429 past the retry budget was not waited for.
+		b.WriteString(" (retry after " + e.RetryAfter.String() + ")")
 	}
 	if e.RequestID != "" {
 		b.WriteString(" (request " + e.RequestID + ")")
@@ -92,7 +97,9 @@ func retryAfter(v string, now time.Time) time.Duration {
 		if s <= 0 {
 			return 0
 		}
-		return time.Duration(s) * time.Second
+		// Past what a Duration holds, s*time.Second wrapped round, as often
+		// to a negative wait (read as none) as to a short one.
+		return time.Duration(min(s, int(math.MaxInt64/time.Second))) * time.Second
 	}
 	t, err := http.ParseTime(v)
 	if err != nil || !t.After(now) {

@@ -151,6 +151,26 @@ func TestQA_OversizedBodySaysSo(t *testing.T) {
 	}
 }
 
+// TestQA_RetryAfterPastTheBudget: a 429 whose Retry-After is past
+// MaxElapsed ends the read at once with an error that says what the API
+// asked, and a Retry-After too large for a Duration is not read as absent
+// (which retried at once, spending calls the API had refused).
+func TestQA_RetryAfterPastTheBudget(t *testing.T) {
+	for ra, want := range map[string]string{"86400": "retry after 24h0m0s", "9223372037": "retry after 2562047h"} {
+		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", ra)
+			apiError(w, 429, "rate_limit_error", "Request rate limit exceeded", "")
+		})
+		_, _, err := collect(t, api.client(t, func(o *extract.Options) { o.MaxElapsed = time.Minute }), extract.Window{}, "")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Retry-After %s: err = %v, want it to say %q", ra, err, want)
+		}
+		if got := len(api.requests()); got != 1 {
+			t.Errorf("Retry-After %s: %d calls, want 1", ra, got)
+		}
+	}
+}
+
 // TestQA_HugeRetryAfterLateInTheRetriesIsNotWaited: the check of a
 // Retry-After against MaxElapsed added it to the time spent, which wraps
 // round for a Retry-After near the largest Duration once a second has
