@@ -29,9 +29,10 @@ type APIError struct {
 }
 
 // Error reads like `oncehub: 401 authentication_error: Invalid API key.
-// (request req_…)`, with `(retry after 1m0s)` when the answer said so. It never contains the API key: nothing in an APIError
-// comes from the request, and the Client blanks the key out of an answer
-// that echoes it (see Client.withoutKey).
+// (request req_…)`, with `(retry after 1m0s)` when the answer said so. It
+// never contains the API key: nothing in an APIError comes from the
+// request, and the Client blanks the key out of an answer that echoes it
+// (see Client.withoutKey).
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "oncehub: %d", e.Status)
@@ -112,7 +113,8 @@ func retryAfter(v string, now time.Time) time.Duration {
 // retrying: 429 and 5xx answers and network errors are, a request timeout
 // (the HTTP client's, which wraps context.DeadlineExceeded) included; other
 // API errors (a bad key, a bad parameter, a missing object), an answer too
-// large to read and a cancelled request are not. The caller's own context is checked apart (withRetry).
+// large to read and a cancelled request are not. The caller's own context
+// is checked apart (withRetry).
 func transient(err error) bool {
 	var apiErr *APIError
 	switch {
