@@ -206,6 +206,9 @@ func recoverDataset(root string, tables []string) (*manifest, error) {
 	if err := os.Remove(manifestPath(root) + stagedSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
 	}
+	if err := dataWithoutManifest(root, tables); err != nil {
+		return nil, err
+	}
 	m, err := readManifest(root)
 	if err != nil {
 		return nil, err
@@ -227,6 +230,49 @@ func recoverDataset(root string, tables []string) (*manifest, error) {
 		}
 	}
 	return m, nil
+}
+
+// dataWithoutManifest refuses a dataset that has published data files but
+// no manifest. A publish renames files to their final names only after its
+// manifest is in place, so such files were published by a manifest that is
+// now gone (deleted, or left out of a restore). Read as an empty dataset,
+// recovery would remove every one of them as unlisted, and with them the
+// rows the API no longer returns (deleted conversations) and the ledger.
+func dataWithoutManifest(root string, tables []string) error {
+	if _, err := os.Stat(manifestPath(root)); !errors.Is(err, fs.ErrNotExist) {
+		return nil // present, or unreadable: readManifest says which
+	}
+	for _, t := range tables {
+		found, err := firstDataFile(filepath.Join(root, t))
+		if err != nil {
+			return err
+		}
+		if found != "" {
+			return fmt.Errorf("%s holds data file %s but there is no manifest %s, which lists the dataset's files and its cursor: restore the manifest, or move the folder away and sync into a new one (nothing was changed)",
+				root, found, manifestPath(root))
+		}
+	}
+	return nil
+}
+
+// firstDataFile is the path of a published data file (part-*.parquet)
+// under dir, "" if there is none.
+func firstDataFile(dir string) (string, error) {
+	var found string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p == dir {
+			return filepath.SkipDir
+		}
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasPrefix(d.Name(), filePrefix) && strings.HasSuffix(d.Name(), ".parquet") {
+			found = p
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	return found, err
 }
 
 // moveStaged renames every staged file m lists into place; it reports

@@ -764,3 +764,35 @@ func TestParquet_ManyPartitionsWithinMemoryLimit(t *testing.T) {
 		(SELECT count(*) FROM conversation_answers), (SELECT count(DISTINCT conversation_id) FROM conversation_answers WHERE position = 3)`),
 		[][]any{{int64(800), int64(40), int64(1640), int64(40)}})
 }
+
+// TestParquet_OpenRefusesDataWithoutManifest: a dataset whose manifest is
+// gone (deleted, or lost in a partial restore) but whose data files are
+// there is refused with an error naming both, and its files are kept: the
+// recovery of a crashed publish would have removed every one of them as
+// unlisted. Staged files alone are a first publish that crashed before its
+// manifest: they are removed as before.
+func TestParquet_OpenRefusesDataWithoutManifest(t *testing.T) {
+	dir := t.TempDir()
+	pq := openParquet(t, dir, load.ParquetOptions{})
+	pcommit(t, pq, threeMonths(at(2, 0)), load.State{}, "R1")
+	pq.Close()
+	files := allDataFiles(t, dir)
+	if err := os.Remove(filepath.Join(dir, "_convsync", "manifest.json")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := load.OpenParquet(ctx, dir, load.ParquetOptions{})
+	if err == nil || !strings.Contains(err.Error(), "manifest.json") || !strings.Contains(err.Error(), ".parquet") {
+		t.Fatalf("open without manifest: %v, want an error naming the manifest and a data file", err)
+	}
+	equal(t, "data files after the refused open", allDataFiles(t, dir), files)
+
+	fresh := t.TempDir()
+	staged := filepath.Join(fresh, "conversations", "creation_month=2025-01", ".part-00000001-001-abcdef.parquet.tmp")
+	os.MkdirAll(filepath.Dir(staged), 0o755)
+	os.WriteFile(staged, []byte("x"), 0o644)
+	pq = openParquet(t, fresh, load.ParquetOptions{})
+	pq.Close()
+	if _, err := os.Stat(staged); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("staged file of a publish without manifest left: %v", err)
+	}
+}
