@@ -148,10 +148,14 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, er
 	p, err := plan(st, opts)
 	run := load.Run{ID: opts.RunID, Mode: string(opts.Mode), Start: time.Now().UTC(), Status: "running"}
 	run.WindowLo, run.WindowHi = timeRef(p.window.Lo), timeRef(p.window.Hi)
-	if rerr := sink.Record(ctx, run); rerr != nil {
-		return run, fmt.Errorf("record run start: %w", rerr)
-	}
 	base := src.Stats()
+	if rerr := sink.Record(ctx, run); rerr != nil {
+		// The run ends here, unrecorded: what it returns (the summary line,
+		// the metrics) is all that says it failed, and why.
+		err := fmt.Errorf("record run start: %w", rerr)
+		finish(&run, src.Stats(), base, time.Now(), err, ctx.Err() != nil)
+		return run, err
+	}
 	if err == nil { // else the run fails without a call, recorded as such
 		err = execute(ctx, src, sink, st, p, &run, base, opts)
 	}

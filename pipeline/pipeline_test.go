@@ -292,3 +292,24 @@ func TestRun_CursorAheadOfTheClockFails(t *testing.T) {
 		t.Errorf("ledger row %+v, want the failure recorded", got)
 	}
 }
+
+// failRecord fails every Record, as a warehouse whose disk is full or whose
+// control folder is read-only does.
+type failRecord struct{ *fakeSink }
+
+func (s failRecord) Record(context.Context, load.Run) error { return errors.New("disk full") }
+
+// TestRun_FailedStartRecordIsAFailedRun: a run whose first ledger row cannot
+// be written has failed: the run returned (the summary line, the metrics)
+// says so with the error, not "running" without one.
+func TestRun_FailedStartRecordIsAFailedRun(t *testing.T) {
+	src := &fakeSource{convs: convsEvery(10, time.Hour), size: 10}
+	o := Options{Start: t0, Now: func() time.Time { return at(200) }}
+	run, err := Run(context.Background(), src, failRecord{newFakeSink()}, o)
+	if err == nil || !strings.Contains(err.Error(), "record run start") {
+		t.Fatalf("err = %v, want the failed start record", err)
+	}
+	if run.Status != "failed" || !strings.Contains(run.Error, "disk full") || run.End == nil {
+		t.Errorf("run = status %q, error %q, end %v; want failed with the error and an end", run.Status, run.Error, run.End)
+	}
+}
