@@ -235,8 +235,9 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return c, err
 	}
+	committing := false // COMMIT was sent: it ends the transaction, even when it fails
 	defer func() {
-		if err != nil {
+		if err != nil && !committing {
 			err = errors.Join(err, rollback(conn))
 		}
 	}()
@@ -284,8 +285,13 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 	}
 	// Once COMMIT starts it must finish: an interrupted COMMIT would leave
 	// the outcome unknown to the caller.
+	committing = true
 	if _, err := conn.ExecContext(context.WithoutCancel(ctx), "COMMIT"); err != nil {
 		d.fresh.forget() // what is stored now is unknown
+		// DuckDB ended the transaction: a ROLLBACK would only add "no
+		// transaction is active" to the error. The connection is dropped
+		// rather than reused, in case it holds anything of it.
+		discard(conn)
 		return c, fmt.Errorf("commit: %w", err)
 	}
 	d.dims.keep()
@@ -313,10 +319,16 @@ func (d *DuckDB) step(ctx context.Context, name string, f func() error) error {
 func rollback(conn *sql.Conn) error {
 	_, err := conn.ExecContext(context.Background(), "ROLLBACK")
 	if err != nil {
-		_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		discard(conn)
 		return fmt.Errorf("roll back: %w", err)
 	}
 	return nil
+}
+
+// discard makes the pool close conn when it is released instead of reusing
+// it; closing a connection rolls back any transaction it still has open.
+func discard(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 }
 
 func exec(ctx context.Context, conn *sql.Conn, what, script string, args ...any) error {

@@ -307,3 +307,39 @@ func commitOneAndClose(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestDuckDB_FailedCommitSaysOnlyWhy: a COMMIT that fails (here its write-
+// ahead log cannot be written: the disk is full, the folder read-only) is
+// reported with DuckDB's reason alone. DuckDB has already ended the
+// transaction, and a ROLLBACK after it only added "roll back: cannot
+// rollback - no transaction is active" to every such error, as if the
+// warehouse were left mid-transaction. The warehouse is as before, and the
+// next commit goes through.
+func TestDuckDB_FailedCommitSaysOnlyWhy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "warehouse.duckdb")
+	d := openDuckDB(t, path, load.DuckDBOptions{})
+	defer d.Close()
+	if _, err := d.DB().Exec("CHECKPOINT"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path+".wal", 0o755); err != nil { // where the log goes
+		t.Fatal(err)
+	}
+	b := batchOf(version("CVR-1", at(1, 0), at(1, 0), 2, 1))
+	_, err := d.Commit(ctx, b, load.State{}, runOf("R1"))
+	if err == nil || !strings.Contains(err.Error(), "commit: ") {
+		t.Fatalf("Commit with an unwritable log: %v, want the failed COMMIT", err)
+	}
+	if strings.Contains(err.Error(), "roll back") {
+		t.Errorf("Commit: %v, want no roll back error after a failed COMMIT", err)
+	}
+	if err := os.Remove(path + ".wal"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Commit(ctx, b, load.State{}, runOf("R1")); err != nil {
+		t.Fatalf("Commit after the log is writable again: %v", err)
+	}
+	if got := queryRows(t, d.DB(), "SELECT count(*) FROM conversations")[0][0]; got != int64(1) {
+		t.Errorf("conversations = %v, want 1", got)
+	}
+}
