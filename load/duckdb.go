@@ -103,6 +103,9 @@ func openDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, 
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, err
 	}
+	if err := removeEmpty(path); err != nil {
+		return nil, err
+	}
 	conf := url.Values{}
 	if opts.Threads > 0 {
 		conf.Set("threads", strconv.Itoa(opts.Threads))
@@ -139,6 +142,25 @@ func openDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, 
 		return nil, errors.Join(err, db.Close())
 	}
 	return &DuckDB{path: path, db: db, now: time.Now, dims: newDimCache(), fresh: newFreshKeys(empty)}, nil
+}
+
+// removeEmpty removes the file at path if it has zero bytes and no
+// write-ahead log beside it: what a creation that failed leaves (the disk
+// was full when DuckDB wrote the header). It holds nothing, and DuckDB
+// refuses it ("not a valid DuckDB database file") until someone deletes it,
+// however much room the disk has again.
+func removeEmpty(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != 0 {
+		return nil // DuckDB says what is wrong with anything else
+	}
+	if _, err := os.Stat(path + ".wal"); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove empty warehouse file: %w", err)
+	}
+	return nil
 }
 
 // keyedTables are the tables whose rows are upserted by id.

@@ -343,3 +343,32 @@ func TestDuckDB_FailedCommitSaysOnlyWhy(t *testing.T) {
 		t.Errorf("conversations = %v, want 1", got)
 	}
 }
+
+// TestOpenDuckDB_EmptyFileIsANewWarehouse: a warehouse file of zero bytes is
+// what a creation that failed leaves (the disk was full when DuckDB wrote
+// its header). DuckDB refuses it as "not a valid DuckDB database file", and
+// every later run failed on it after the disk had room again. It holds
+// nothing, so opening it creates the warehouse; a file with anything in it
+// is still refused and kept.
+func TestOpenDuckDB_EmptyFileIsANewWarehouse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "warehouse.duckdb")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := openDuckDB(t, path, load.DuckDBOptions{})
+	if _, err := d.Commit(ctx, batchOf(version("CVR-1", at(1, 0), at(1, 0), 1, 0)), load.State{}, runOf("R1")); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	d.Close()
+
+	garbage := filepath.Join(t.TempDir(), "warehouse.duckdb")
+	if err := os.WriteFile(garbage, []byte("not a database"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := load.OpenDuckDB(ctx, garbage, load.DuckDBOptions{}); err == nil {
+		t.Fatal("OpenDuckDB of a file that is not a database: no error")
+	}
+	if b, _ := os.ReadFile(garbage); string(b) != "not a database" {
+		t.Errorf("file that is not a database changed to %q", b)
+	}
+}
