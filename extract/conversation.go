@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	json "github.com/goccy/go-json"
 	"strconv"
@@ -185,7 +186,8 @@ func (c *Conversation) Validate() error {
 
 // Time is an API timestamp. The zero Time stands for null, absent or "".
 // It accepts RFC 3339 with or without fractional seconds and any offset, and
-// numeric Unix times in seconds or milliseconds; it is always held in UTC.
+// numeric Unix times in seconds or milliseconds (years 0000 to 9999, as a
+// string can say); it is always held in UTC.
 type Time struct{ time.Time }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -200,7 +202,9 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return fmt.Errorf("invalid time %s", b)
 		}
-		t.Time = unixTime(f)
+		if t.Time, err = unixTime(f); err != nil {
+			return fmt.Errorf("invalid time %s: %w", b, err)
+		}
 		return nil
 	}
 	s, err := jsonString(b)
@@ -220,13 +224,26 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 }
 
 // unixTime reads a Unix time in seconds, or in milliseconds when it is too
-// large to be seconds (after the year 5138).
-func unixTime(f float64) time.Time {
+// large to be seconds (after the year 5138). It must fall in the years an
+// RFC 3339 time can name, 0000 to 9999: a larger one overflowed int64 or the
+// warehouse's microseconds, which failed every DuckDB commit of its batch and
+// stored a wrapped-around date in Parquet.
+func unixTime(f float64) (time.Time, error) {
+	ms := f * 1000
 	if f > 1e11 {
-		return time.UnixMilli(int64(f)).UTC()
+		ms = f
 	}
-	return time.UnixMilli(int64(f * 1000)).UTC()
+	if !(ms >= float64(minTime.UnixMilli()) && ms <= float64(maxTime.UnixMilli())) {
+		return time.Time{}, errors.New("out of range (years 0000 to 9999)")
+	}
+	return time.UnixMilli(int64(ms)).UTC(), nil
 }
+
+// minTime and maxTime are the first and last instants of RFC 3339's years.
+var (
+	minTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC)
+)
 
 // Ref is an expandable field: the API sends an id string, the expanded object,
 // null, or the redacted form of a deleted object ({id, object, deleted}).

@@ -350,6 +350,10 @@ func TestSync_BadItemsAreRejectedWithReason(t *testing.T) {
 		{"BadTime", "last_updated_time", `"yesterday"`, "last_updated_time", `"yesterday"`},
 		{"NotUTF8", "status", "\"closed \xff\"", `invalid UTF-8 at byte`, "\"closed \uFFFD\""},
 		{"LongNonASCIIValue", "creation_time", `"` + strings.Repeat("日", 40) + `"`, "creation_time: invalid time", "日日"},
+		// A numeric time past what the warehouse holds failed every DuckDB
+		// commit of its batch, and Parquet stored a wrapped-around date.
+		{"NumericTimeTooLate", "creation_time", `1e17`, "creation_time: invalid time 1e17: out of range", `1e17`},
+		{"NumericTimeOverflow", "last_interacted_time", `-1e30`, "last_interacted_time: invalid time -1e30: out of range", `-1e30`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
