@@ -273,6 +273,11 @@ func (r *Ref[T]) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	h := (*obj).head()
+	if h.ID == "" {
+		// Its attributes have no row to go to, and the reference would
+		// load as NULL: nothing would say the API sent an object.
+		return errors.New("expanded object without an id")
+	}
 	r.ID, r.Deleted = h.ID, h.Deleted
 	if !h.Deleted {
 		r.Obj = obj

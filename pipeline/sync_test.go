@@ -354,6 +354,10 @@ func TestSync_BadItemsAreRejectedWithReason(t *testing.T) {
 		// commit of its batch, and Parquet stored a wrapped-around date.
 		{"NumericTimeTooLate", "creation_time", `1e17`, "creation_time: invalid time 1e17: out of range", `1e17`},
 		{"NumericTimeOverflow", "last_interacted_time", `-1e30`, "last_interacted_time: invalid time -1e30: out of range", `-1e30`},
+		// An expanded object without an id loaded a NULL reference and
+		// dropped the object's attributes, without a word.
+		{"ExpandedWithoutID", "contact", `{"object":"contact","first_name":"Bob"}`, "contact: expanded object without an id", `"Bob"`},
+		{"ExpandedWithEmptyID", "bot", `{"id":"","object":"bot","name":"Ann"}`, "bot: expanded object without an id", `"Ann"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
