@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -101,10 +103,51 @@ func diagnose(raw []byte, err error) error {
 			continue
 		}
 		if ferr := json.Unmarshal(v, f.into()); ferr != nil {
-			return fmt.Errorf("%s: %s (value %s)", strings.TrimSpace(f.name), cause(ferr), truncate(string(v), 80))
+			name := strings.TrimSpace(f.name)
+			// A field inside an object or an array (contact.employees,
+			// answers[1]) is named by its path and quoted by its own value.
+			var typeErr *json.UnmarshalTypeError
+			if errors.As(ferr, &typeErr) && typeErr.Field != "" {
+				name, v = name+jsonPath(typeErr.Field), valueAt(v, typeErr.Field)
+			}
+			return fmt.Errorf("%s: %s (value %s)", name, cause(ferr), truncate(string(v), 80))
 		}
 	}
 	return err
+}
+
+// jsonPath spells a decoder's field path ("teams.0", "0.id") as a suffix
+// of the field's name: ".teams[0]", "[0].id".
+func jsonPath(field string) string {
+	var b strings.Builder
+	for _, k := range strings.Split(field, ".") {
+		if _, err := strconv.Atoi(k); err == nil {
+			fmt.Fprintf(&b, "[%s]", k)
+		} else {
+			b.WriteString("." + k)
+		}
+	}
+	return b.String()
+}
+
+// valueAt is the value at a decoder's field path inside v, or v when the
+// path leads nowhere.
+func valueAt(v json.RawMessage, field string) json.RawMessage {
+	at := v
+	for _, k := range strings.Split(field, ".") {
+		var obj map[string]json.RawMessage
+		var arr []json.RawMessage
+		i, err := strconv.Atoi(k)
+		switch {
+		case json.Unmarshal(at, &obj) == nil && obj[k] != nil:
+			at = obj[k]
+		case err == nil && json.Unmarshal(at, &arr) == nil && i >= 0 && i < len(arr):
+			at = arr[i]
+		default:
+			return v
+		}
+	}
+	return at
 }
 
 // invalidUTF8 says where raw, which is not valid UTF-8, first breaks it,
@@ -163,19 +206,42 @@ func conversationFields() []conversationField {
 		{"bot", func() any { return new(Ref[Bot]) }},
 		{"website", func() any { return new(Ref[Website]) }},
 		{"audience", func() any { return new(Ref[Audience]) }},
-		{"answers", func() any { return new([]Answer) }},
+		{"answers", func() any { return new([]answerJSON) }},
 		{"bookings", func() any { return new([]string) }},
 	}
 }
 
 // cause strips the decoder's position and Go type noise from err, keeping
-// what a person needs: "invalid time \"x\"" or "cannot unmarshal number into string".
+// what a person needs: "invalid time \"x\"" or "want string, got number".
 func cause(err error) string {
 	var typeErr *json.UnmarshalTypeError
 	if errors.As(err, &typeErr) {
-		return fmt.Sprintf("want %s, got %s", typeErr.Type, typeErr.Value)
+		return fmt.Sprintf("want %s, got %s", jsonType(typeErr.Type), typeErr.Value)
 	}
 	return err.Error()
+}
+
+// jsonType is the JSON name of the values a Go type decodes from: the
+// reader of a reason knows the payload, not convsync's types.
+func jsonType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Pointer:
+		return jsonType(t.Elem())
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "integer"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	}
+	return t.String()
 }
 
 // itemID reads the id of an item that could not be decoded, or "".

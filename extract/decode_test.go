@@ -226,7 +226,18 @@ func TestDecodePage_Rejects(t *testing.T) {
 		{"ContactANumber", `{"id":"CVR-3","creation_time":"2025-03-05T10:41:02Z","last_updated_time":"2025-03-05T10:41:02Z","contact":12}`,
 			"CVR-3", `contact: expandable field: want id, object or null, got 12 (value 12)`},
 		{"AnswersNotAnArray", `{"id":"CVR-4","creation_time":"2025-03-05T10:41:02Z","last_updated_time":"2025-03-05T10:41:02Z","answers":{"id":"INT-1"}}`,
-			"CVR-4", `answers: want []extract.Answer, got object (value {"id":"INT-1"})`},
+			"CVR-4", `answers: want array, got object (value {"id":"INT-1"})`},
+		// A field inside an object or an array is named by its path, with
+		// its own value: the reason said "contact: want int64, got string"
+		// and quoted the contact's first 80 bytes, or named Go types.
+		{"ContactFieldWrongType", `{"id":"CVR-7","creation_time":"2025-03-05T10:41:02Z","last_updated_time":"2025-03-05T10:41:02Z","contact":{"id":"CTC-1","object":"contact","first_name":"Ann","last_name":"Lee","email":"ann@example.com","employees":"42"}}`,
+			"CVR-7", `contact.employees: want integer, got string (value "42")`},
+		{"AnswerNotAnObject", `{"id":"CVR-8","creation_time":"2025-03-05T10:41:02Z","last_updated_time":"2025-03-05T10:41:02Z","answers":[{"id":"INT-1","question":"Q","value":"v"},"x"]}`,
+			"CVR-8", `answers[1]: want object, got string (value "x")`},
+		{"AnswerIDNotAString", `{"id":"CVR-9","creation_time":"2025-03-05T10:41:02Z","last_updated_time":"2025-03-05T10:41:02Z","answers":[{"id":5,"question":"Q","value":"v"}]}`,
+			"CVR-9", `answers[0].id: want string, got number (value 5)`},
+		{"TeamNotAString", `{"id":"CVR-10","creation_time":"2025-03-05T10:41:02Z","last_updated_time":"2025-03-05T10:41:02Z","owner":{"id":"USR-1","object":"user","teams":["TM-1",7]}}`,
+			"CVR-10", `owner.teams[1]: want string, got number (value 7)`},
 		{"MissingUpdatedTime", `{"id":"CVR-5","creation_time":"2025-03-05T10:41:02Z","last_updated_time":""}`,
 			"CVR-5", `missing last_updated_time`},
 		{"MissingID", `{"creation_time":"2025-03-05T10:41:02Z","last_updated_time":"2025-03-05T10:41:02Z"}`,

@@ -358,6 +358,9 @@ func TestSync_BadItemsAreRejectedWithReason(t *testing.T) {
 		// dropped the object's attributes, without a word.
 		{"ExpandedWithoutID", "contact", `{"object":"contact","first_name":"Bob"}`, "contact: expanded object without an id", `"Bob"`},
 		{"ExpandedWithEmptyID", "bot", `{"id":"","object":"bot","name":"Ann"}`, "bot: expanded object without an id", `"Ann"`},
+		// A reason names the field inside an object, with its own value.
+		{"ContactFieldWrongType", "contact", `{"id":"CTC-QA","object":"contact","first_name":"Ann","last_name":"Lee","email":"ann@example.com","employees":1e30}`,
+			"contact.employees: want integer, got number 1e30 (value 1e30)", `"employees":1e30`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
