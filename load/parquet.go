@@ -308,11 +308,19 @@ func (p *Parquet) refreshViews(ctx context.Context) error {
 	}
 	fmt.Fprintf(&b, "CREATE OR REPLACE VIEW main._convsync_state AS SELECT 1 AS id, %s::JSON AS state, %s::TIMESTAMPTZ AS updated_at;\n",
 		quote(string(st)), quote(p.m.CommittedAt.UTC().Format(time.RFC3339Nano)))
+	if beforeViews != nil {
+		beforeViews()
+	}
 	if _, err := p.db.ExecContext(ctx, b.String()); err != nil {
 		return fmt.Errorf("refresh views: %w", err)
 	}
 	return nil
 }
+
+// beforeViews, when a test sets it, is called by refreshViews once the
+// files are resolved and before the views open them: where a publish's
+// renames can overtake a reader.
+var beforeViews func()
 
 // source is a relation of table's rows in files: read_parquet over them, or
 // the empty scratch table when there are none.

@@ -74,6 +74,19 @@ func (m *manifest) finalized() *manifest {
 	return c
 }
 
+// staged reports whether m lists a file under its staged name: the manifest
+// of a publish whose files are not all renamed into place yet.
+func (m *manifest) staged() bool {
+	for _, fs := range m.Tables {
+		for _, f := range fs {
+			if finalName(f.Path) != f.Path {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // listed is the set of final paths m lists, relative to the root.
 func (m *manifest) listed() map[string]bool {
 	set := map[string]bool{}

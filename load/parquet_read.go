@@ -54,8 +54,12 @@ func openParquetReader(ctx context.Context, dir string) (_ *Parquet, err error) 
 		// The views open every table's files: a publish between reading the
 		// manifest and opening them may have removed some (the run ledger
 		// is rewritten by every commit). Then the manifest has moved on:
-		// open its new version.
-		if attempt == maxOpenAttempts || !manifestMoved(abs, p.m.Seq) || ctx.Err() != nil {
+		// open its new version. A manifest listing staged names is a
+		// publish caught between its commit point and its renames: a
+		// staged file found at the open may have been renamed into place
+		// before the views opened it, under the same version; open again,
+		// and resolve finds it at its final name.
+		if attempt == maxOpenAttempts || !(p.m.staged() || manifestMoved(abs, p.m.Seq)) || ctx.Err() != nil {
 			return nil, err
 		}
 	}
