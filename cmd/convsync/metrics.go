@@ -145,8 +145,10 @@ func (m *metrics) observe(r load.Run, lastSuccess time.Time) {
 	m.seed(lastSuccess)
 }
 
-// observePanic records a run that panicked.
+// observePanic records a run that panicked. The run is over: the panic
+// skipped the end of syncAndReport, which clears the in-progress gauge.
 func (m *metrics) observePanic() {
+	m.inProgress.Set(0)
 	m.panics.Inc()
 	m.runs.WithLabelValues("failed").Inc()
 	m.lastOK.WithLabelValues().Set(0)

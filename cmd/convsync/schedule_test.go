@@ -86,6 +86,22 @@ func TestScheduler_RecoversFromPanic(t *testing.T) {
 	}
 }
 
+// TestScheduler_PanicEndsTheRunInProgress: a run that panics after
+// syncAndReport marked it in progress leaves convsync_run_in_progress at 0;
+// it stayed 1, a run going while none was, until the next run ended.
+func TestScheduler_PanicEndsTheRunInProgress(t *testing.T) {
+	var s *scheduler
+	s = quietScheduler(func(ctx context.Context) (load.Run, error) {
+		s.metrics.inProgress.Set(1) // as syncAndReport does
+		panic("boom")
+	})
+	s.tick(context.Background())
+	m := scrape(t, s.handler())
+	if m["convsync_run_in_progress"] != 0 || m["convsync_run_panics_total"] != 1 {
+		t.Errorf("in progress %v, panics %v after a run panicked; want 0 and 1", m["convsync_run_in_progress"], m["convsync_run_panics_total"])
+	}
+}
+
 // TestScheduler_LockedTickIsSkipped: a tick that finds another process
 // holding the warehouse is a skip, not a failed run.
 func TestScheduler_LockedTickIsSkipped(t *testing.T) {
