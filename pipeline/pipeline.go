@@ -141,7 +141,7 @@ func NewRunID(now time.Time) string {
 // interrupted run's row keeps its status.
 func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, error) {
 	opts.defaults()
-	st, err := sink.State(ctx)
+	st, err := readState(ctx, sink)
 	if err != nil {
 		return load.Run{}, fmt.Errorf("read sync state: %w", err)
 	}
@@ -149,7 +149,7 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, er
 	run := load.Run{ID: opts.RunID, Mode: string(opts.Mode), Start: time.Now().UTC(), Status: "running"}
 	run.WindowLo, run.WindowHi = timeRef(p.window.Lo), timeRef(p.window.Hi)
 	base := src.Stats()
-	if rerr := sink.Record(ctx, run); rerr != nil {
+	if rerr := record(ctx, sink, run); rerr != nil {
 		// The run ends here, unrecorded: what it returns (the summary line,
 		// the metrics) is all that says it failed, and why.
 		err := fmt.Errorf("record run start: %w", rerr)
@@ -160,14 +160,36 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, er
 		err = execute(ctx, src, sink, st, p, &run, base, opts)
 	}
 	finish(&run, src.Stats(), base, time.Now(), err, ctx.Err() != nil)
-	// The final ledger row is written even when ctx was cancelled: it is what
-	// tells the user why the run stopped.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if rerr := sink.Record(rctx, run); rerr != nil {
+	if rerr := record(ctx, sink, run); rerr != nil {
 		err = errors.Join(err, fmt.Errorf("record run end: %w", rerr))
 	}
 	return run, err
+}
+
+// bookkeepingTimeout bounds each of the run's own reads and writes of the
+// warehouse that a cancelled context does not stop (see bookkeeping).
+const bookkeepingTimeout = 10 * time.Second
+
+// bookkeeping is the context of the run's own reads and writes of the
+// warehouse around its work: the state it starts from and its ledger row,
+// at the start and at the end. They are done even when ctx is cancelled:
+// the ledger row is what tells the user why the run stopped. Made under
+// ctx, a signal in the run's first milliseconds (while the state was read
+// or the start recorded) ended the run with no ledger row at all.
+func bookkeeping(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), bookkeepingTimeout)
+}
+
+func readState(ctx context.Context, sink Sink) (load.State, error) {
+	bctx, cancel := bookkeeping(ctx)
+	defer cancel()
+	return sink.State(bctx)
+}
+
+func record(ctx context.Context, sink Sink, run load.Run) error {
+	bctx, cancel := bookkeeping(ctx)
+	defer cancel()
+	return sink.Record(bctx, run)
 }
 
 // finish fills in the end of run: succeeded without err; cancelled if the

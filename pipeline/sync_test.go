@@ -467,3 +467,24 @@ func TestSync_PagesReadBeforeAFailureAreCommitted(t *testing.T) {
 		}
 	}
 }
+
+// TestSync_SignalAtTheStartIsRecorded: a run cancelled before or while its
+// start is recorded (a SIGTERM in its first milliseconds) still leaves its
+// ledger row, cancelled. The start's write was made under the cancelled
+// context: it failed, and the run ended with no row at all.
+func TestSync_SignalAtTheStartIsRecorded(t *testing.T) {
+	forEachWarehouse(t, 50, func(t *testing.T, h *harness) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		run, err := h.run(ctx, h.wh)
+		if !errors.Is(err, context.Canceled) || run.Status != "cancelled" || h.sim.Counts().List != 0 {
+			t.Fatalf("run %s after %d calls, err %v; want cancelled before any call", run.Status, h.sim.Counts().List, err)
+		}
+		var status string
+		if err := h.wh.DB().QueryRow("SELECT status FROM _convsync_runs WHERE run_id = ?", run.ID).Scan(&status); err != nil || status != "cancelled" {
+			t.Errorf("ledger row of the run: status %q, err %v; want cancelled", status, err)
+		}
+		h.sync(t)
+		assertMatchesSource(t, h.wh.DB(), h.sim)
+	})
+}
