@@ -255,6 +255,13 @@ func (d *DuckDB) commit(ctx context.Context, b *transform.Batch, st State, run R
 	}
 	defer conn.Close()
 	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		// A BEGIN that ctx interrupted may have begun the transaction all
+		// the same (DuckDB began it; the driver reported the cancellation).
+		// Back in the pool inside it, the connection took the next writes
+		// through the pool (the run's ledger row) uncommitted, lost when
+		// the warehouse closed. ROLLBACK ends it; it fails, harmlessly, when
+		// no transaction began.
+		_, _ = conn.ExecContext(context.Background(), "ROLLBACK")
 		return c, err
 	}
 	committing := false // COMMIT was sent: it ends the transaction, even when it fails

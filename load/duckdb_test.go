@@ -3,11 +3,13 @@ package load_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/convsync/convsync/load"
 	sqlfiles "github.com/convsync/convsync/sql"
@@ -370,5 +372,42 @@ func TestOpenDuckDB_EmptyFileIsANewWarehouse(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(garbage); string(b) != "not a database" {
 		t.Errorf("file that is not a database changed to %q", b)
+	}
+}
+
+// TestDuckDB_CancelDuringBeginLeavesNoTransaction: a commit cancelled
+// while its BEGIN runs may find the transaction begun all the same (DuckDB
+// began it, the driver reported the cancellation). The connection then went
+// back to the pool inside that transaction, and the next writes through
+// the pool (a run's ledger row, recorded after the cancelled commit) landed
+// in it uncommitted, lost when the warehouse closed. Every ledger row
+// recorded after a cancelled commit must survive a reopen.
+func TestDuckDB_CancelDuringBeginLeavesNoTransaction(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "warehouse.duckdb")
+	d := openDuckDB(t, path, load.DuckDBOptions{})
+	const runs = 400 // the cancellation lands inside BEGIN in a few percent of them
+	for i := range runs {
+		ctx, cancel := context.WithCancel(context.Background())
+		timer := time.AfterFunc(time.Duration(i%50)*time.Microsecond, cancel)
+		run := load.Run{ID: fmt.Sprintf("run-%03d", i), Mode: "incremental", Status: "running"}
+		_, _ = d.Commit(ctx, &transform.Batch{}, load.State{}, run)
+		timer.Stop()
+		cancel()
+		run.Status = "cancelled"
+		if err := d.Record(context.Background(), run); err != nil {
+			t.Fatalf("record %s: %v", run.ID, err)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d = openDuckDB(t, path, load.DuckDBOptions{})
+	defer d.Close()
+	var n int
+	if err := d.DB().QueryRow("SELECT count(*) FROM _convsync_runs WHERE status = 'cancelled'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if n != runs {
+		t.Errorf("%d ledger rows survived the reopen, want %d", n, runs)
 	}
 }
