@@ -52,7 +52,7 @@ func execute(ctx context.Context, src Source, sink Sink, st load.State, p runPla
 	}))
 	g.Go(recovered(func() error {
 		defer close(batches)
-		return gather(ctx, pages, batches, o.BatchSize)
+		return gather(ctx, pages, batches, o.BatchSize, o.BatchBytes)
 	}))
 	g.Go(recovered(func() error {
 		l := loader{sink: sink, st: st, plan: p, run: run, base: base, src: src, opts: o}
@@ -87,13 +87,15 @@ func read(ctx context.Context, src Source, p runPlan, pages chan<- fetched) erro
 }
 
 // gather groups pages into batches: a batch ends when it holds size
-// conversations or when a slice is done, even with nothing in it, so every
-// finished slice is committed and a resumed run never reads it again; and
-// when the reader fails, with the pages it read before.
-func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, size int) error {
+// conversations or maxBytes of their JSON, or when a slice is done, even
+// with nothing in it, so every finished slice is committed and a resumed
+// run never reads it again; and when the reader fails, with the pages it
+// read before.
+func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, size, maxBytes int) error {
 	var convs []extract.Conversation
 	var rejs []extract.Reject
 	var n int64
+	var bytes int
 	var last fetched
 	send := func() error {
 		b := batch{rows: transform.Flatten(convs, rejs), pages: n, slice: last.slice, next: last.page.Next, sliceDone: last.page.Next == ""}
@@ -105,7 +107,7 @@ func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, siz
 		// Flatten copied what the batch needs, so the buffers are reused.
 		clear(convs)
 		clear(rejs)
-		convs, rejs, n = convs[:0], rejs[:0], 0
+		convs, rejs, n, bytes = convs[:0], rejs[:0], 0, 0
 		return nil
 	}
 	for f := range pages {
@@ -113,7 +115,10 @@ func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, siz
 		rejs = append(rejs, f.page.Rejects...)
 		n++
 		last = f
-		if len(convs) < size && f.page.Next != "" {
+		for _, c := range f.page.Conversations {
+			bytes += len(c.Raw)
+		}
+		if len(convs) < size && bytes < maxBytes && f.page.Next != "" {
 			continue
 		}
 		if err := send(); err != nil {

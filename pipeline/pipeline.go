@@ -78,6 +78,11 @@ type Options struct {
 	// BatchSize is how many conversations one commit holds at most (whole
 	// pages: a batch may exceed it by less than a page). Default 5000.
 	BatchSize int
+	// BatchBytes ends a batch early once its conversations' JSON passes it
+	// (whole pages again), so that conversations far larger than usual
+	// (thousands of answers) cannot make a batch of BatchSize of them
+	// gigabytes. Default DefaultBatchBytes.
+	BatchBytes int
 	// Queue is how many decoded pages may wait for the loader. Default 4.
 	Queue int
 	// Now is the source's clock: it sets the window's end. Default time.Now.
@@ -110,6 +115,9 @@ func (o *Options) defaults() {
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultBatchSize
 	}
+	if o.BatchBytes <= 0 {
+		o.BatchBytes = DefaultBatchBytes
+	}
 	if o.Queue <= 0 {
 		o.Queue = 4
 	}
@@ -124,6 +132,12 @@ func (o *Options) defaults() {
 // DefaultBatchSize is Options.BatchSize's default: how many conversations a
 // commit holds (see bench/README.md for how it was chosen).
 const DefaultBatchSize = 5000
+
+// DefaultBatchBytes is Options.BatchBytes's default: 32 MiB of JSON, four
+// times a batch of 5,000 conversations of the usual 1.6 kB, so it bounds
+// only unusual data. A batch in memory holds its JSON and the rows made
+// from it, and up to three batches are in flight.
+const DefaultBatchBytes = 32 << 20
 
 // NewRunID returns an id that sorts by start time: run-20260102T150405Z-1a2b3c.
 func NewRunID(now time.Time) string {

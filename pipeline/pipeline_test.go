@@ -184,6 +184,27 @@ func (s failOnRows) Commit(ctx context.Context, b *transform.Batch, st load.Stat
 	return s.fakeSink.Commit(ctx, b, st, r)
 }
 
+// TestRun_LargeConversationsMakeSmallerBatches: a batch also ends once its
+// conversations' JSON passes BatchBytes (on a whole page), so conversations
+// far larger than usual cannot make a batch of BatchSize of them gigabytes.
+func TestRun_LargeConversationsMakeSmallerBatches(t *testing.T) {
+	convs := convsEvery(100, time.Minute)
+	for i := range convs {
+		convs[i].Raw = strings.Repeat("x", 1000)
+	}
+	src := &fakeSource{convs: convs, size: 10}
+	sink := newFakeSink()
+	o := Options{Start: t0, SliceSize: -1, BatchSize: 1000, BatchBytes: 25_000, Now: func() time.Time { return at(200) }}
+	run, err := Run(context.Background(), src, sink, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three pages of 10,000 bytes pass 25,000: batches of 30, 30, 30 and 10.
+	if sink.commits != 4 || run.Inserted != 100 || len(sink.convs) != 100 {
+		t.Errorf("%d commits, run %+v, sink has %d; want 4 commits of all 100", sink.commits, run.Counts, len(sink.convs))
+	}
+}
+
 // TestRun_EmptySlicesAreCommitted: a finished slice is committed even when
 // it held nothing, so a run that fails after reading empty slices does not
 // make the next run read them again.
