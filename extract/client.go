@@ -34,7 +34,8 @@ const (
 )
 
 // maxBody bounds a response body read into memory (a page of 100 expanded
-// conversations is well under 1 MB).
+// conversations is well under 1 MB). A 2xx answer past it is an error,
+// not retried (errBodyTooLarge); an error page is cut to it.
 const maxBody = 64 << 20
 
 // Options configure a Client. Zero values take the documented defaults.
@@ -54,6 +55,8 @@ type Options struct {
 	// MaxRetries (default 8; negative: never retry) and MaxElapsed in total
 	// (default 5m), waiting RetryInitial (default 1s) doubling with jitter
 	// up to RetryMax (default 30s), or the server's Retry-After if longer.
+	// A Retry-After past what is left of MaxElapsed is not waited: the
+	// request fails at once, its error saying the wait asked.
 	MaxRetries   int
 	MaxElapsed   time.Duration
 	RetryInitial time.Duration

@@ -20,9 +20,9 @@ type Page struct {
 
 // Reject is a list item that could not be turned into a Conversation.
 type Reject struct {
-	ID     string          // the item's id when it could be read, else ""
-	Reason string          // what is wrong, e.g. `last_updated_time: invalid time "x"`
-	Raw    json.RawMessage // the item exactly as received
+	ID     string          // the item's id when it could be read, else "" (made UTF-8 as Raw is)
+	Reason string          // what is wrong, e.g. `last_updated_time: invalid time "x" (value "x")`
+	Raw    json.RawMessage // the item as received, each byte that is not UTF-8 replaced by U+FFFD
 }
 
 // Window is a half-open range [Lo, Hi) of last_updated_time. The API's

@@ -83,7 +83,8 @@ var _ interface {
 
 // OpenDuckDB opens the warehouse file at path, creating it, its parent
 // directories and the schema (sql/schema.sql) as needed; opening an existing
-// warehouse is safe. One process may have a file open at a time; DuckDB
+// warehouse is safe. An empty file (0 bytes, no write-ahead log: a creation
+// that failed on a full disk) is removed and created again. One process may have a file open at a time; DuckDB
 // refuses a second one with a lock error.
 func OpenDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, error) {
 	d, err := openDuckDB(ctx, path, opts)

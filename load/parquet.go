@@ -112,7 +112,9 @@ var parquetTables = []string{
 
 // OpenParquet opens the dataset in folder dir, creating it if needed. It
 // takes the dataset's lock (a *LockedError if another writer holds it), then
-// recovers from any interrupted commit so the folder equals its manifest.
+// recovers from any interrupted commit so the folder equals its manifest. A
+// folder with published data files but no manifest is refused, unchanged
+// (see dataWithoutManifest).
 func OpenParquet(ctx context.Context, dir string, opts ParquetOptions) (*Parquet, error) {
 	p, err := openParquet(ctx, dir, opts)
 	if err != nil {

@@ -214,7 +214,9 @@ func resolve(root, rel string) string {
 // written (renaming its staged files into place, then rewriting the
 // manifest with their final names), and removes every data file or staged
 // file the manifest does not list, and then empty partition folders. Only
-// names this package writes (part-*.parquet, .part-*.tmp) are removed.
+// names this package writes (part-*.parquet, .part-*.tmp) are removed. A
+// folder with published data files but no manifest is an error, before
+// anything is removed (see dataWithoutManifest).
 func recoverDataset(root string, tables []string) (*manifest, error) {
 	if err := os.Remove(manifestPath(root) + stagedSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err

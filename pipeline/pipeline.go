@@ -147,10 +147,14 @@ func NewRunID(now time.Time) string {
 }
 
 // Run performs one run and returns its ledger row. The row is recorded in
-// the sink at the start and at the end, whatever the outcome; a cancelled
-// run ends with status "cancelled" and ctx's error. Data committed before an
-// error stays committed, with the cursor that lets the next run resume. A
-// run that resumes an interrupted one reads the rest of its frozen window
+// the sink at the start and at the end, whatever the outcome, a cancelled
+// ctx included (see bookkeeping); a cancelled run ends with status
+// "cancelled" and ctx's error. Two failures leave no row: a state that
+// cannot be read (Run returns a zero Run) and a start that cannot be
+// recorded (Run returns the failed run, unrecorded). Data committed before
+// an error stays committed, with the cursor that lets the next run resume;
+// when reading a page fails, the pages read before it are committed first
+// (see execute). A run that resumes an interrupted one reads the rest of its frozen window
 // under its own id: each ledger row counts what its own run did, and the
 // interrupted run's row keeps its status.
 func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, error) {

@@ -67,7 +67,7 @@ func commands() []command {
 		{"run", "[--config FILE] [--schedule CRON] [--listen ADDR]", "run syncs on a schedule until stopped, serving /metrics and /healthz", runScheduled},
 		{"backfill", "--from T1 --to T2 [--config FILE]", "re-read [T1, T2) without moving the cursor; run it again to resume", runBackfill},
 		{"config", "check [--config FILE] [--offline]", "validate the configuration and print it, secrets masked", runConfig},
-		{"demo", "[--dir DIR] [--conversations N] [--seed S] [--format duckdb|parquet]", "sync the built-in simulator into DIR/warehouse.duckdb, twice, and show the result", runDemo},
+		{"demo", "[--dir DIR] [--conversations N] [--seed S] [--format duckdb|parquet]", "sync the built-in simulator into DIR/warehouse.duckdb (or DIR/warehouse/), then twice more as its clock moves, and show the result", runDemo},
 		{"simulate", "[--addr HOST:PORT] [--conversations N] [--seed S] [--api-key K] [--rate-limits=false] [--live=false] [--fault-rate F] [--quiet]", "serve the OnceHub API simulator", runSimulate},
 		{"probe", "[--config FILE]", "check with a few API calls that the API behaves as a sync needs (key, filters, pages); writes nothing", runProbe},
 		{"sql", "[--config FILE] [--format table|csv|json] QUERY", "run a read-only SQL query against the warehouse", runSQL},
