@@ -239,7 +239,7 @@ func (c *Client) Pages(ctx context.Context, w Window, after string, fn func(Page
 			continue
 		}
 		if err == nil && p.Next != "" && seen[p.Next] {
-			err = fmt.Errorf("API repeated cursor %s (request %s)", p.Next, p.RequestID)
+			err = fmt.Errorf("API repeated cursor %s%s", p.Next, requestOf(p.RequestID))
 		}
 		if err != nil {
 			if after == "" {
@@ -280,11 +280,11 @@ func (c *Client) page(ctx context.Context, w Window, after string) (Page, error)
 	}
 	p, env, err := decodePage(r.Body)
 	if err != nil {
-		return Page{}, fmt.Errorf("%w (request %s)", err, r.requestID())
+		return Page{}, fmt.Errorf("%w%s", err, requestOf(r.requestID()))
 	}
 	p.RequestID = r.requestID()
 	if p.Next, err = nextCursor(env, strings.Join(r.Header.Values("Link"), ", "), after); err != nil {
-		return Page{}, fmt.Errorf("%w (request %s)", err, p.RequestID)
+		return Page{}, fmt.Errorf("%w%s", err, requestOf(p.RequestID))
 	}
 	return p, nil
 }
@@ -319,7 +319,7 @@ func (c *Client) Get(ctx context.Context, id string) (Conversation, error) {
 	}
 	conv, err := decodeConversation(r.Body)
 	if err != nil {
-		return Conversation{}, fmt.Errorf("get conversation %s: %w (request %s)", id, err, r.requestID())
+		return Conversation{}, fmt.Errorf("get conversation %s: %w%s", id, err, requestOf(r.requestID()))
 	}
 	return conv, nil
 }
@@ -335,7 +335,7 @@ func (c *Client) Check(ctx context.Context) (string, error) {
 		Message string `json:"message"`
 	}
 	if err := json.Unmarshal(r.Body, &doc); err != nil {
-		return "", fmt.Errorf("check API key: malformed answer (request %s): %w", r.requestID(), err)
+		return "", fmt.Errorf("check API key: malformed answer%s: %w", requestOf(r.requestID()), err)
 	}
 	return doc.Message, nil
 }

@@ -834,6 +834,22 @@ func TestClient_Pages_NotAListIsAnError(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "malformed list envelope") {
 			t.Errorf("%s: err = %v after %d pages, want a malformed list envelope", body, err, len(pages))
 		}
+
+	}
+}
+
+// TestClient_NoRequestIDNamesNone: an answer without a Request-Id header
+// (a proxy's) gives an error that does not end in "(request )".
+func TestClient_NoRequestIDNamesNone(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{}`) }))
+	defer srv.Close()
+	c, err := extract.New(extract.Options{BaseURL: srv.URL, APIKey: testKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Pages(context.Background(), extract.Window{}, "", func(extract.Page) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "malformed list envelope") || strings.Contains(err.Error(), "(request") {
+		t.Errorf("err = %v, want a malformed envelope without a request id", err)
 	}
 }
 

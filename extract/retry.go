@@ -20,6 +20,15 @@ type response struct {
 // requestID is the response's Request-Id header.
 func (r *response) requestID() string { return r.Header.Get("Request-Id") }
 
+// requestOf is " (request req_…)", for an error about the response the API
+// gave id, or "" when it gave none.
+func requestOf(id string) string {
+	if id == "" {
+		return ""
+	}
+	return " (request " + id + ")"
+}
+
 // sendFunc sends one GET of path with query q. It returns the 2xx response,
 // an *APIError for any other status, or the transport's error. Behaviour
 // (rate limiting, retrying) is added by wrapping a sendFunc, never by

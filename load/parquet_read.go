@@ -39,6 +39,11 @@ func openParquetReader(ctx context.Context, dir string) (_ *Parquet, err error) 
 		return nil, err
 	}
 	if _, err := os.Stat(manifestPath(abs)); errors.Is(err, fs.ErrNotExist) {
+		// A sync refuses data files without their manifest: say that, not
+		// to run one.
+		if err := dataWithoutManifest(abs, parquetTables); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("no manifest %s (run convsync sync first)", manifestPath(abs))
 	}
 	for attempt := 1; ; attempt++ {

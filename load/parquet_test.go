@@ -785,6 +785,10 @@ func TestParquet_OpenRefusesDataWithoutManifest(t *testing.T) {
 		t.Fatalf("open without manifest: %v, want an error naming the manifest and a data file", err)
 	}
 	equal(t, "data files after the refused open", allDataFiles(t, dir), files)
+	// A reader says the same, not to run a sync, which would be refused.
+	if _, err := load.OpenParquetReader(ctx, dir); err == nil || !strings.Contains(err.Error(), "restore the manifest") {
+		t.Errorf("reader without manifest: %v, want the same refusal", err)
+	}
 
 	fresh := t.TempDir()
 	staged := filepath.Join(fresh, "conversations", "creation_month=2025-01", ".part-00000001-001-abcdef.parquet.tmp")

@@ -405,6 +405,10 @@ func (c SourceConfig) problems(needKey bool) []string {
 	if c.Timeout <= 0 {
 		add("source.timeout", "must be positive, got %s", c.Timeout)
 	}
+	if c.Retry.MaxElapsed == 0 {
+		// Read as "no limit" it would let a Retry-After of a day be waited.
+		add("source.retry.max_elapsed", "must be positive (how long a request's retries may take in all), got 0s")
+	}
 	switch ps := c.RateLimit.PerSecond; {
 	case math.IsNaN(ps) || math.IsInf(ps, 0):
 		add("source.rate_limit.per_second", "must be a finite number (0 disables the limit), got %v", ps)

@@ -348,7 +348,8 @@ func TestConfig_AnchorsAndMergeKeys(t *testing.T) {
 }
 
 // TestConfig_Durations: a bare 0 is a duration (the example documents
-// slice: 0); another bare number lacks its unit; a negative one is an error.
+// slice: 0); another bare number lacks its unit; a negative one is an error,
+// and so is a 0 where only a positive one makes sense.
 func TestConfig_Durations(t *testing.T) {
 	for _, tc := range []struct {
 		yaml string
@@ -360,6 +361,8 @@ func TestConfig_Durations(t *testing.T) {
 		{"source:\n  lookback: 1.5\n", "source.lookback (line 2): needs a unit"},
 		{"source:\n  settle_lag: soon\n", `source.settle_lag (line 2): must be a duration such as 30s, 10m or 720h, got "soon"`},
 		{"source:\n  retry:\n    max_elapsed: -1s\n", "source.retry.max_elapsed (line 3): must not be negative, got -1s"},
+		// 0 is not "no limit": the client took it for its default of 5m.
+		{"source:\n  retry:\n    max_elapsed: 0\n", "source.retry.max_elapsed (line 3): must be positive"},
 		{"source:\n  lookback: -1m\n", "source.lookback (line 2): must not be negative, got -1m0s"},
 		{"source:\n  slice: 1ms\n", "source.slice (line 2): must be 0 (one slice) or at least 1h, got 1ms"},
 		{"source:\n  slice: 1h\n", "1h0m0s 10m0s 1m0s 30s"},

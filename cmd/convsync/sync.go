@@ -52,8 +52,8 @@ func oneShot(ctx context.Context, e env, cfg Config, opts pipeline.Options, m *m
 // syncAndReport runs one sync and, if m is not nil, records its metrics and
 // exports them (a failed export is logged: it does not fail the run). A run
 // refused by the lock records nothing: the holder reports its own run. A
-// run that did not start (the warehouse could not be opened) has no summary
-// line or ledger row: it is logged here.
+// run that did not start (the warehouse could not be opened, or its cursor
+// read) has no summary line or ledger row: it is logged here.
 func syncAndReport(ctx context.Context, cfg Config, log *slog.Logger, m *metrics, opts pipeline.Options) (load.Run, error) {
 	if m != nil {
 		m.inProgress.Set(1)
@@ -159,6 +159,9 @@ func syncRun(ctx context.Context, cfg Config, log *slog.Logger, opts pipeline.Op
 		opts.SliceSize = -1
 	}
 	run, err := pipeline.Run(ctx, client, wh, opts)
+	if run.ID == "" {
+		return outcome{}, err // its cursor could not be read: it did not start
+	}
 	logRun(log, run)
 	out := outcome{run: run, lastSuccess: lastSuccess(ctx, wh.DB())}
 	if err != nil {

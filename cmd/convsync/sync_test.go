@@ -483,26 +483,52 @@ func TestWithGrace(t *testing.T) {
 }
 
 // TestSync_RunThatDidNotStartIsLogged: a sync whose warehouse cannot be
-// opened has no summary line and no ledger row; it logs a JSON line saying
-// so (off a terminal) and exits 1.
+// opened, or whose cursor cannot be read, has no summary line and no ledger
+// row; it logs a JSON line saying so (off a terminal) and exits 1.
 func TestSync_RunThatDidNotStartIsLogged(t *testing.T) {
-	p := newProdEnv(t, 10)
-	cfg := p.config()
-	if err := os.WriteFile(cfg.Warehouse.Path, []byte("not a DuckDB file"), 0o644); err != nil {
-		t.Fatal(err)
+	tests := map[string]func(t *testing.T, path string){
+		"NotADuckDBFile": func(t *testing.T, path string) {
+			if err := os.WriteFile(path, []byte("not a DuckDB file"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"CursorUnreadable": func(t *testing.T, path string) {
+			d, err := load.OpenDuckDB(context.Background(), path, load.DuckDBOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if _, err := d.DB().Exec(`INSERT INTO _convsync_state VALUES (1, '{"watermark": 5}', now())`); err != nil {
+				t.Fatal(err)
+			}
+		},
 	}
-	r := runCmd(context.Background(), p.getenv, "sync", "--config", p.write(t, "c.yaml", cfg))
-	if r.code != exitFailure {
-		t.Fatalf("exit %d, want %d: %s", r.code, exitFailure, r.stderr)
-	}
-	var l struct{ Level, Msg, Error string }
-	for _, line := range strings.Split(r.stderr, "\n") {
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "run did not start" {
-			break
-		}
-	}
-	if l.Msg != "run did not start" || l.Level != "ERROR" || l.Error == "" {
-		t.Errorf("no JSON line for the run that did not start in:\n%s", r.stderr)
+	for name, spoil := range tests {
+		t.Run(name, func(t *testing.T) {
+			p := newProdEnv(t, 10)
+			cfg := p.config()
+			spoil(t, cfg.Warehouse.Path)
+			r := runCmd(context.Background(), p.getenv, "sync", "--config", p.write(t, "c.yaml", cfg))
+			if r.code != exitFailure {
+				t.Fatalf("exit %d, want %d: %s", r.code, exitFailure, r.stderr)
+			}
+			var found bool
+			for _, line := range strings.Split(r.stderr, "\n") {
+				var l struct{ Level, Msg, Error string }
+				if json.Unmarshal([]byte(line), &l) != nil {
+					continue
+				}
+				switch l.Msg {
+				case "run did not start":
+					found = l.Level == "ERROR" && l.Error != ""
+				case "sync run":
+					t.Errorf("a summary line for a run that did not start: %s", line)
+				}
+			}
+			if !found || strings.Contains(r.stderr, "run :") {
+				t.Errorf("want one JSON line for the run that did not start, and no empty run id, in:\n%s", r.stderr)
+			}
+		})
 	}
 }
 
