@@ -87,7 +87,7 @@ func read(ctx context.Context, src Source, p runPlan, pages chan<- fetched) erro
 }
 
 // gather groups pages into batches: a batch ends when it holds size
-// conversations or maxBytes of their JSON, or when a slice is done, even
+// items (conversations and rejects) or maxBytes of their JSON, or when a slice is done, even
 // with nothing in it, so every finished slice is committed and a resumed
 // run never reads it again; and when the reader fails, with the pages it
 // read before.
@@ -115,10 +115,10 @@ func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, siz
 		rejs = append(rejs, f.page.Rejects...)
 		n++
 		last = f
-		for _, c := range f.page.Conversations {
-			bytes += len(c.Raw)
-		}
-		if len(convs) < size && bytes < maxBytes && f.page.Next != "" {
+		bytes += pageBytes(f.page)
+		// Rejects count as conversations do: a slice whose items are all
+		// bad would otherwise be one batch, whatever its size.
+		if len(convs)+len(rejs) < size && bytes < maxBytes && f.page.Next != "" {
 			continue
 		}
 		if err := send(); err != nil {
@@ -133,6 +133,19 @@ func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, siz
 		return send()
 	}
 	return nil
+}
+
+// pageBytes is the JSON of a page's items, rejects included (each keeps its
+// raw JSON, copied).
+func pageBytes(p extract.Page) int {
+	n := 0
+	for _, c := range p.Conversations {
+		n += len(c.Raw)
+	}
+	for _, r := range p.Rejects {
+		n += len(r.Raw)
+	}
+	return n
 }
 
 // loader commits batches in order.

@@ -75,10 +75,11 @@ type Options struct {
 	// SliceSize splits the window into slices read oldest first; progress is
 	// durable slice by slice. Default 30 days; a negative value means one slice.
 	SliceSize time.Duration
-	// BatchSize is how many conversations one commit holds at most (whole
-	// pages: a batch may exceed it by less than a page). Default 5000.
+	// BatchSize is how many conversations one commit holds at most, the
+	// items rejected counted as conversations (whole pages: a batch may
+	// exceed it by less than a page). Default 5000.
 	BatchSize int
-	// BatchBytes ends a batch early once its conversations' JSON passes it
+	// BatchBytes ends a batch early once its items' JSON passes it
 	// (whole pages again), so that conversations far larger than usual
 	// (thousands of answers) cannot make a batch of BatchSize of them
 	// gigabytes. Default DefaultBatchBytes.

@@ -334,3 +334,53 @@ func TestRun_FailedStartRecordIsAFailedRun(t *testing.T) {
 		t.Errorf("run = status %q, error %q, end %v; want failed with the error and an end", run.Status, run.Error, run.End)
 	}
 }
+
+// rejectSource serves pages pages of size items that are all rejects, each
+// with raw JSON of rawSize bytes: a slice where every item is bad.
+type rejectSource struct{ pages, size, rawSize int }
+
+func (s *rejectSource) Stats() extract.Stats { return extract.Stats{} }
+
+func (s *rejectSource) Pages(ctx context.Context, w extract.Window, after string, fn func(extract.Page) error) error {
+	for p := 0; p < s.pages; p++ {
+		var pg extract.Page
+		for i := range s.size {
+			pg.Rejects = append(pg.Rejects, extract.Reject{ID: fmt.Sprintf("CVR-%d-%d", p, i), Reason: "bad", Raw: []byte(strings.Repeat("x", s.rawSize))})
+		}
+		if p < s.pages-1 {
+			pg.Next = fmt.Sprintf("CVR-%d-%d", p, s.size-1)
+		}
+		if err := fn(pg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestRun_RejectsEndBatchesToo: rejects count towards a batch's size and
+// bytes. Counted in neither, a slice whose items were all bad (an API
+// change that breaks every item) made one batch of the whole slice: 50,000
+// rejects of 11 kB took 2.2 GB and DuckDB ran out of memory appending
+// them, in every run again.
+func TestRun_RejectsEndBatchesToo(t *testing.T) {
+	for _, tt := range []struct {
+		name             string
+		batchSize, bytes int
+	}{
+		{"size", 250, 0},
+		{"bytes", 1000, 25_000},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := newFakeSink()
+			o := Options{Start: t0, SliceSize: -1, BatchSize: tt.batchSize, BatchBytes: tt.bytes, Now: func() time.Time { return at(200) }}
+			run, err := Run(context.Background(), &rejectSource{pages: 10, size: 100, rawSize: 100}, sink, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Batches of 300, 300, 300 and 100 rejects (whole pages).
+			if sink.commits != 4 || run.Rejected != 1000 {
+				t.Errorf("%d commits, %d rejects; want 4 commits of all 1000", sink.commits, run.Rejected)
+			}
+		})
+	}
+}
