@@ -86,11 +86,11 @@ func read(ctx context.Context, src Source, p runPlan, pages chan<- fetched) erro
 	return nil
 }
 
-// gather groups pages into batches: a batch ends when it holds size
-// items (conversations and rejects) or maxBytes of their JSON, or when a slice is done, even
-// with nothing in it, so every finished slice is committed and a resumed
-// run never reads it again; and when the reader fails, with the pages it
-// read before.
+// gather groups pages into batches: a batch ends when it holds size items
+// (conversations and rejects) or maxBytes of their JSON, or when a slice is
+// done, even with nothing in it, so every finished slice is committed and a
+// resumed run never reads it again; and when the reader fails, with the
+// pages it read before.
 func gather(ctx context.Context, pages <-chan fetched, batches chan<- batch, size, maxBytes int) error {
 	var convs []extract.Conversation
 	var rejs []extract.Reject
