@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -63,9 +65,11 @@ const StorageVersion = "v1.4.0"
 type DuckDB struct {
 	path string
 	db   *sql.DB
-	now  func() time.Time
-	mu   sync.Mutex // held by Commit
-	dims *dimCache  // the dimension rows committed, not staged again
+	// memoryLimit is DuckDB's memory_limit, named by an error of reaching it.
+	memoryLimit string
+	now         func() time.Time
+	mu          sync.Mutex // held by Commit
+	dims        *dimCache  // the dimension rows committed, not staged again
 	// fresh holds the ids committed to tables found empty at open: a batch
 	// of new ids only skips reading the stored rows.
 	fresh  *freshKeys
@@ -89,9 +93,24 @@ var _ interface {
 func OpenDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, error) {
 	d, err := openDuckDB(ctx, path, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open warehouse %s: %w", path, err)
+		return nil, withMemoryHint(fmt.Errorf("open warehouse %s: %w", path, err), cmp.Or(opts.MemoryLimit, DefaultMemoryLimit))
 	}
 	return d, nil
+}
+
+// duckdbOutOfMemory matches what DuckDB appends to an error of reaching its
+// memory_limit: "failed to pin block of size 8.0 MiB (57.1 MiB/61.0 MiB
+// used)", or a checkpoint that failed for the same reason.
+var duckdbOutOfMemory = regexp.MustCompile(`\([0-9.]+ [KMGT]?i?B/[0-9.]+ [KMGT]?i?B used\)`)
+
+// withMemoryHint adds what to change to an error of DuckDB reaching its
+// memory limit, limit: its message names a block, not the setting. Rows far
+// larger than usual (conversations of megabytes) need more than the default.
+func withMemoryHint(err error, limit string) error {
+	if err == nil || !duckdbOutOfMemory.MatchString(err.Error()) {
+		return err
+	}
+	return fmt.Errorf("%w (DuckDB reached its memory limit of %s: raise warehouse.memory_limit, or lower sync.batch_size)", err, limit)
 }
 
 func openDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, error) {
@@ -142,7 +161,7 @@ func openDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, 
 	if err != nil {
 		return nil, errors.Join(err, db.Close())
 	}
-	return &DuckDB{path: path, db: db, now: time.Now, dims: newDimCache(), fresh: newFreshKeys(empty)}, nil
+	return &DuckDB{path: path, db: db, memoryLimit: opts.MemoryLimit, now: time.Now, dims: newDimCache(), fresh: newFreshKeys(empty)}, nil
 }
 
 // removeEmpty removes the file at path if it has zero bytes and no
@@ -213,10 +232,10 @@ func (d *DuckDB) State(ctx context.Context) (State, error) {
 // running abandoned (sql/abandon_runs.sql).
 func (d *DuckDB) Record(ctx context.Context, run Run) error {
 	if _, err := d.db.ExecContext(ctx, sqlfiles.AbandonRuns, run.ID, AbandonedError); err != nil {
-		return fmt.Errorf("record run %s: %w", run.ID, err)
+		return withMemoryHint(fmt.Errorf("record run %s: %w", run.ID, err), d.memoryLimit)
 	}
 	if _, err := d.db.ExecContext(ctx, sqlfiles.RecordRun, runArgs(run)...); err != nil {
-		return fmt.Errorf("record run %s: %w", run.ID, err)
+		return withMemoryHint(fmt.Errorf("record run %s: %w", run.ID, err), d.memoryLimit)
 	}
 	return nil
 }
@@ -240,7 +259,7 @@ func (d *DuckDB) Commit(ctx context.Context, b *transform.Batch, st State, run R
 	defer d.mu.Unlock()
 	c, err := d.commit(ctx, b, st, run)
 	if err != nil {
-		return Counts{}, fmt.Errorf("commit batch of run %s: %w", run.ID, err)
+		return Counts{}, withMemoryHint(fmt.Errorf("commit batch of run %s: %w", run.ID, err), d.memoryLimit)
 	}
 	return c, nil
 }

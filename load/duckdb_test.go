@@ -411,3 +411,32 @@ func TestDuckDB_CancelDuringBeginLeavesNoTransaction(t *testing.T) {
 		t.Errorf("%d ledger rows survived the reopen, want %d", n, runs)
 	}
 }
+
+// TestDuckDB_OutOfMemorySaysWhatToChange: a batch of rows far larger than
+// usual (conversations of megabytes) past DuckDB's memory limit fails with
+// the setting to change named, not only DuckDB's "failed to pin block";
+// nothing of it is written and the warehouse takes the next batch.
+func TestDuckDB_OutOfMemorySaysWhatToChange(t *testing.T) {
+	d, err := load.OpenDuckDB(ctx, filepath.Join(t.TempDir(), "w.duckdb"), load.DuckDBOptions{MemoryLimit: "64MB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	b := batchOf()
+	for i := range 12 {
+		c, a, _ := version(fmt.Sprintf("CVR-%d", i), at(1, 0), at(2, 0), 1, 0)()
+		c.Raw = `"` + strings.Repeat("y", 8<<20) + `"`
+		b.Conversations, b.Answers = append(b.Conversations, c), append(b.Answers, a...)
+	}
+	_, err = d.Commit(ctx, b, load.State{}, runOf("R1"))
+	if err == nil || !strings.Contains(err.Error(), "DuckDB reached its memory limit of 64MB: raise warehouse.memory_limit") {
+		t.Fatalf("commit past the memory limit: %v, want the setting named", err)
+	}
+	if _, err := d.Commit(ctx, batchOf(version("CVR-A", at(1, 0), at(2, 0), 1, 0)), load.State{}, runOf("R2")); err != nil {
+		t.Fatalf("a small batch after: %v", err)
+	}
+	var n int
+	if err := d.DB().QueryRow("SELECT count(*) FROM conversations").Scan(&n); err != nil || n != 1 {
+		t.Errorf("conversations after: %d, %v; want the one of the small batch", n, err)
+	}
+}

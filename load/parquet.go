@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -118,10 +119,13 @@ var parquetTables = []string{
 func OpenParquet(ctx context.Context, dir string, opts ParquetOptions) (*Parquet, error) {
 	p, err := openParquet(ctx, dir, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open parquet warehouse %s: %w", dir, err)
+		return nil, withMemoryHint(fmt.Errorf("open parquet warehouse %s: %w", dir, err), cmp.Or(opts.MemoryLimit, DefaultMemoryLimit))
 	}
 	return p, nil
 }
+
+// memoryLimit is the writer's DuckDB memory_limit.
+func (p *Parquet) memoryLimit() string { return cmp.Or(p.opts.MemoryLimit, DefaultMemoryLimit) }
 
 func openParquet(ctx context.Context, dir string, opts ParquetOptions) (_ *Parquet, err error) {
 	if err := validateParquet(&opts); err != nil {
@@ -171,11 +175,7 @@ func (p *Parquet) openDB(ctx context.Context) (err error) {
 		// rewrite or merge it, and DuckDB's cache of them filled memory up
 		// to the limit (a 1M first sync with low_memory peaked at 507-512
 		// MiB with it, 274-282 MiB without, at the same speed).
-		limit := p.opts.MemoryLimit
-		if limit == "" {
-			limit = DefaultMemoryLimit
-		}
-		dsn = "?" + url.Values{"memory_limit": {limit},
+		dsn = "?" + url.Values{"memory_limit": {p.memoryLimit()},
 			"temp_directory":             {filepath.Join(p.dir, "_convsync", "tmp")},
 			"enable_external_file_cache": {"false"}}.Encode()
 	}

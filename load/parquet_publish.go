@@ -40,7 +40,7 @@ func (p *Parquet) Commit(ctx context.Context, b *transform.Batch, st State, run 
 	c, err := p.commit(ctx, b, st, run)
 	if err != nil {
 		p.fresh.forget() // what is published is not known here
-		return Counts{}, fmt.Errorf("commit batch of run %s: %w", run.ID, err)
+		return Counts{}, withMemoryHint(fmt.Errorf("commit batch of run %s: %w", run.ID, err), p.memoryLimit())
 	}
 	return c, nil
 }
@@ -56,7 +56,7 @@ func (p *Parquet) Record(ctx context.Context, run Run) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.record(ctx, run); err != nil {
-		return fmt.Errorf("record run %s: %w", run.ID, err)
+		return withMemoryHint(fmt.Errorf("record run %s: %w", run.ID, err), p.memoryLimit())
 	}
 	return nil
 }
