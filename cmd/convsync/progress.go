@@ -61,6 +61,28 @@ func (p *progress) update(r pipeline.Report) {
 	_ = p.bar.Set(r.SlicesDone) // a terminal write error is not the run's concern
 }
 
+// logTo is where the run's log lines go when they are written to w: through
+// the bar, which clears itself before each line and is drawn again at the
+// next commit. Written to w itself, a retry warning, or the summary line of a
+// run that was stopped or failed (a bar that reaches its end clears itself),
+// was glued to the bar's last drawing. A nil *progress logs to w.
+func (p *progress) logTo(w io.Writer) io.Writer {
+	if p == nil {
+		return w
+	}
+	return p
+}
+
+// Write clears the bar, if one is drawn, then writes b.
+func (p *progress) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		_ = p.bar.Clear()
+	}
+	return p.w.Write(b)
+}
+
 // done removes the bar, so the summary line that follows stands alone.
 func (p *progress) done() {
 	if p == nil {

@@ -39,8 +39,8 @@ func runSync(ctx context.Context, e env, args []string) error {
 // if stderr is a terminal, the metrics exported if m is not nil, and at most
 // sync.shutdown_grace between a stop signal and the return.
 func oneShot(ctx context.Context, e env, cfg Config, opts pipeline.Options, m *metrics) error {
-	log := newLogger(e.stderr, cfg.Log)
 	bar := newProgress(e.stderr, string(opts.Mode))
+	log := newLoggerOn(bar.logTo(e.stderr), isTerminal(e.stderr), cfg.Log)
 	opts.OnCommit = bar.update
 	return withGrace(ctx, cfg.Sync.ShutdownGrace, func() error {
 		defer bar.done()
@@ -198,13 +198,19 @@ func logRun(log *slog.Logger, r load.Run) {
 // log.format says which. In JSON a duration is a number of seconds, as the
 // summary line's "seconds" (slog would write nanoseconds).
 func newLogger(w io.Writer, c LogConfig) *slog.Logger {
+	return newLoggerOn(w, isTerminal(w), c)
+}
+
+// newLoggerOn is newLogger for a w that writes to a terminal or not as
+// terminal says (a progress bar's writer is not the terminal's file).
+func newLoggerOn(w io.Writer, terminal bool, c LogConfig) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level)) // validated with the config
 	opts := &slog.HandlerOptions{Level: level}
 	format := c.Format
 	if format == "auto" || format == "" {
 		format = "json"
-		if isTerminal(w) {
+		if terminal {
 			format = "text"
 		}
 	}

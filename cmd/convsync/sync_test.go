@@ -461,6 +461,32 @@ func TestProgress_Draws(t *testing.T) {
 	}
 }
 
+// TestProgress_LogLinesOnTheirOwnLine: a line logged while the bar is drawn
+// (a retry warning, the summary line of a stopped run, whose bar never
+// reaches its end) starts on a cleared line, not glued to the bar.
+func TestProgress_LogLinesOnTheirOwnLine(t *testing.T) {
+	var buf bytes.Buffer
+	bar := newBar(&buf, "incremental")
+	var r pipeline.Report
+	r.Run.Inserted, r.SlicesDone, r.SlicesTotal = 100, 1, 4
+	bar.update(r)
+	log := newLoggerOn(bar.logTo(&buf), true, LogConfig{Level: "info", Format: "auto"})
+	log.Error("sync run", "status", "cancelled")
+	before, _, ok := strings.Cut(buf.String(), "time=")
+	if !ok {
+		t.Fatalf("no text log line: %q", buf.String())
+	}
+	// What the terminal shows on the log line's row before it: the text
+	// after the last carriage return or newline.
+	if row := before[strings.LastIndexAny(before, "\r\n")+1:]; strings.TrimSpace(row) != "" {
+		t.Errorf("the log line follows %q on its row", row)
+	}
+	bar.update(r)
+	if tail := buf.String()[len(before):]; !strings.Contains(tail, "1/4") {
+		t.Errorf("the bar was not drawn again after the log line: %q", tail)
+	}
+}
+
 // TestWithGrace: a stop waits for the run to roll back, but no longer than
 // the grace.
 func TestWithGrace(t *testing.T) {
