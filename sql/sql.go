@@ -235,6 +235,12 @@ var ParquetCopyPartitioned string
 //go:embed status_runs.sql
 var StatusRuns string
 
+// RunStatus is the ledger status of run $1 (no row if it has none), for
+// `convsync status`.
+//
+//go:embed run_status.sql
+var RunStatus string
+
 // StatusCounts is the row count of every table, for `convsync status`.
 //
 //go:embed status_counts.sql

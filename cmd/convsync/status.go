@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"time"
@@ -32,14 +33,31 @@ func runStatus(ctx context.Context, e env, args []string) error {
 	} else {
 		fmt.Fprintf(w, "watermark: %s (everything updated before it is loaded)\n", st.Watermark.Format(time.RFC3339Nano))
 	}
-	printProgress(w, "interrupted run", st.Pending)
-	printProgress(w, "interrupted backfill", st.Backfill)
+	printProgress(w, progressName(ctx, wh.DB(), "run", st.Pending), st.Pending)
+	printProgress(w, progressName(ctx, wh.DB(), "backfill", st.Backfill), st.Backfill)
 	fmt.Fprintln(w, "\nlast runs:")
 	if err := query(ctx, wh.DB(), w, "table", sqlfiles.StatusRuns); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "\nrows:")
 	return query(ctx, wh.DB(), w, "table", sqlfiles.StatusCounts)
+}
+
+// progressName is what status calls the unfinished run (or backfill) p,
+// after its ledger row: interrupted once the row says it ended. A row still
+// running is a run going on now (a Parquet warehouse is read during a sync)
+// or one whose process was killed, which only the next run can tell (it
+// marks the row abandoned): called interrupted, a live run read as one that
+// had stopped.
+func progressName(ctx context.Context, db *sql.DB, kind string, p *load.Progress) string {
+	if p == nil {
+		return ""
+	}
+	var status string
+	if err := db.QueryRowContext(ctx, sqlfiles.RunStatus, p.RunID).Scan(&status); err == nil && status == "running" {
+		return kind + " in progress (or killed: its ledger row says running)"
+	}
+	return "interrupted " + kind
 }
 
 // printProgress says where an interrupted run will resume, if there is one.
