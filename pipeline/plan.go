@@ -43,7 +43,7 @@ func plan(st load.State, o Options) (runPlan, error) {
 		// Rounded up to the millisecond, the API's precision: a time of
 		// [From, To) is one from ceil(From) up to ceil(To), excluded.
 		p.window = extract.Window{Lo: ceilMilli(o.From.UTC()), Hi: ceilMilli(o.To.UTC())}
-		if b := st.Backfill; b != nil && b.WindowLo.Equal(p.window.Lo) && b.WindowHi.Equal(p.window.Hi) {
+		if b := st.Backfill; SameRange(b, o.From, o.To) {
 			p.resume = b
 		}
 	case FullRefresh:
@@ -89,6 +89,13 @@ func plan(st load.State, o Options) (runPlan, error) {
 	}
 	p.fromStart = p.mode != Backfill && p.window.Lo.Equal(start)
 	return p, nil
+}
+
+// SameRange says whether b is the progress of a backfill of [from, to),
+// which a backfill of that range resumes; a backfill of another range
+// starts over and replaces it.
+func SameRange(b *load.Progress, from, to time.Time) bool {
+	return b != nil && b.WindowLo.Equal(ceilMilli(from.UTC())) && b.WindowHi.Equal(ceilMilli(to.UTC()))
 }
 
 // ceilMilli is t rounded up to the millisecond.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/convsync/convsync/extract/oncehubtest"
+	"github.com/convsync/convsync/load"
+	"github.com/convsync/convsync/transform"
 )
 
 // TestBackfill_RereadsRangeWithoutMovingCursor: a backfill restores rows
@@ -132,6 +134,47 @@ func TestBackfill_ResumesWhenRunAgain(t *testing.T) {
 	}
 	if st, _ := d.State(context.Background()); st.Backfill != nil || !st.Watermark.IsZero() {
 		t.Errorf("state after the backfill %+v, want no progress and still no watermark", st)
+	}
+}
+
+// TestBackfill_AnotherRangeWarnsOfTheDroppedOne: a backfill of another range
+// than the interrupted one's replaces its progress (only one is kept), and
+// says so: that range, run again, starts over.
+func TestBackfill_AnotherRangeWarnsOfTheDroppedOne(t *testing.T) {
+	p := newProdEnv(t, 50)
+	cfg := p.config()
+	path := p.write(t, "c.yaml", cfg)
+	// An interrupted backfill of the first half of the source's range.
+	d, err := load.OpenDuckDB(context.Background(), cfg.Warehouse.Path, load.DuckDBOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := p.sim.Now().Add(-100 * 24 * time.Hour).Truncate(time.Hour)
+	stopped := load.Run{ID: "run-stopped", Mode: "backfill", Start: time.Now(), Status: "cancelled"}
+	st := load.State{Backfill: &load.Progress{RunID: stopped.ID, WindowLo: cfg.Source.Start, WindowHi: mid, SliceLo: cfg.Source.Start, SliceHi: mid}}
+	if _, err := d.Commit(context.Background(), &transform.Batch{}, st, stopped); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+
+	from, to := mid.Format(time.RFC3339), p.sim.Now().Add(time.Minute).Format(time.RFC3339)
+	r := runCmd(context.Background(), p.getenv, "backfill", "--config", path, "--from", from, "--to", to)
+	if r.code != exitOK {
+		t.Fatalf("backfill: %d %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `"level":"WARN"`) || !strings.Contains(r.stderr, `"interrupted_run_id":"run-stopped"`) ||
+		!strings.Contains(r.stderr, `"interrupted_to":"`+mid.Format(time.RFC3339Nano)+`"`) {
+		t.Errorf("no warning that the interrupted backfill's progress is dropped:\n%s", r.stderr)
+	}
+	// The same range as the interrupted one resumes it: no warning.
+	d = openDuckDB(t, cfg.Warehouse.Path)
+	if _, err := d.Commit(context.Background(), &transform.Batch{}, st, stopped); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	r = runCmd(context.Background(), p.getenv, "backfill", "--config", path, "--from", cfg.Source.Start.Format(time.RFC3339), "--to", mid.Format(time.RFC3339))
+	if r.code != exitOK || strings.Contains(r.stderr, "WARN") {
+		t.Errorf("resumed backfill: exit %d, want 0 and no warning:\n%s", r.code, r.stderr)
 	}
 }
 

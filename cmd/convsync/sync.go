@@ -153,6 +153,9 @@ func syncRun(ctx context.Context, cfg Config, log *slog.Logger, opts pipeline.Op
 		return outcome{}, err
 	}
 	defer wh.Close()
+	if opts.Mode == pipeline.Backfill {
+		warnDroppedBackfill(ctx, wh, log, opts)
+	}
 	opts.Start, opts.Lookback, opts.SettleLag = cfg.Source.Start, cfg.Source.Lookback, cfg.Source.SettleLag
 	opts.SliceSize, opts.BatchSize = cfg.Source.Slice, cfg.Sync.BatchSize
 	if cfg.Source.Slice == 0 {
@@ -168,6 +171,20 @@ func syncRun(ctx context.Context, cfg Config, log *slog.Logger, opts pipeline.Op
 		return out, fmt.Errorf("run %s: %w", run.ID, err)
 	}
 	return out, wh.Close()
+}
+
+// warnDroppedBackfill warns when a backfill of one range replaces the
+// progress of an interrupted backfill of another: only one is kept, and the
+// other, run again, starts over. Without a word, the interrupted range
+// simply dropped out of status, as if it had been finished.
+func warnDroppedBackfill(ctx context.Context, wh warehouse, log *slog.Logger, opts pipeline.Options) {
+	st, err := wh.State(ctx)
+	b := st.Backfill
+	if err != nil || b == nil || pipeline.SameRange(b, opts.From, opts.To) {
+		return // an unreadable state fails the run itself, and says so
+	}
+	log.Warn("backfill of another range: its first commit drops the progress of the interrupted backfill, whose range, run again, starts over",
+		"interrupted_run_id", b.RunID, "interrupted_from", b.WindowLo.Format(time.RFC3339Nano), "interrupted_to", b.WindowHi.Format(time.RFC3339Nano))
 }
 
 // logRun writes the one summary line of a run.
