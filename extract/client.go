@@ -375,19 +375,18 @@ func (c *Client) send(ctx context.Context, path string, q url.Values) (*response
 		if res.StatusCode == http.StatusTooManyRequests {
 			c.stats.rateLimited.Add(1)
 		}
-		return nil, c.withoutKey(newAPIError(res.StatusCode, res.Header, body, time.Now()))
+		return nil, newAPIError(res.StatusCode, res.Header, c.withoutKey(body), time.Now())
 	}
 	return &response{Header: res.Header, Body: body}, nil
 }
 
-// withoutKey blanks the API key out of what e took from the answer: a
-// gateway may echo the request's headers in its error page, and the error is
-// logged and stored in the ledger.
-func (c *Client) withoutKey(e *APIError) *APIError {
-	for _, s := range []*string{&e.Type, &e.Message, &e.Param} {
-		*s = strings.ReplaceAll(*s, c.key, "[API key]")
-	}
-	return e
+// withoutKey blanks the API key out of an error answer's body: a gateway may
+// echo the request's headers in its error page, and the error is logged and
+// stored in the ledger. It is done before the error takes anything from the
+// body: the first bytes an error keeps could end inside the key, and leave
+// its first part.
+func (c *Client) withoutKey(body []byte) []byte {
+	return bytes.ReplaceAll(body, []byte(c.key), []byte("[API key]"))
 }
 
 func (c *Client) onRetry(err error, wait time.Duration) {

@@ -955,3 +955,17 @@ func TestClient_Pages_HugeRetryAfterLateInTheRetriesIsNotWaited(t *testing.T) {
 		t.Errorf("err = %v, want the 429 at once", err)
 	}
 }
+
+// TestClient_EchoedKeyCutByTheMessageIsNotInErrors: an error page that is
+// not JSON is kept as its first 200 bytes; one that echoes the API-Key
+// across that cut must not leave the key's first part in the error.
+func TestClient_EchoedKeyCutByTheMessageIsNotInErrors(t *testing.T) {
+	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprintf(w, "<html>%s API-Key: %s</html>", strings.Repeat("x", 170), r.Header.Get("API-Key"))
+	})
+	_, _, err := collect(t, api.client(t, func(o *extract.Options) { o.MaxRetries = -1 }), extract.Window{}, "")
+	if err == nil || strings.Contains(err.Error(), testKey[:len(testKey)/2]) {
+		t.Errorf("err = %v, want no part of the key %s", err, testKey)
+	}
+}
