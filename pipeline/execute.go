@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 
 	"golang.org/x/sync/errgroup"
 
@@ -36,19 +37,20 @@ type batch struct {
 // committing). All stop at the first error, but for the reader's: the pages
 // it fetched before it failed are still committed, with their cursor, so
 // the next run does not spend API calls on them again; then its error is
-// returned.
+// returned (with the commit's, if that failed too).
 func execute(ctx context.Context, src Source, sink Sink, st load.State, p runPlan, run *load.Run, base extract.Stats, o Options) error {
 	g, ctx := errgroup.WithContext(ctx)
 	pages := make(chan fetched, o.Queue)
 	batches := make(chan batch, 1)
-	var readErr error
+	var readErr error // the reader's own failure, returned after the commits
 	g.Go(recovered(func() error {
 		defer close(pages)
-		readErr = read(ctx, src, p, pages)
+		err := read(ctx, src, p, pages)
 		if ctx.Err() != nil {
-			return readErr // stopped by the others, or by the caller
+			return err // stopped by the others, or by the caller
 		}
-		return nil // not to cancel the commit of what was read
+		readErr = err // not returned: it would cancel the commit of what was read
+		return nil
 	}))
 	g.Go(recovered(func() error {
 		defer close(batches)
@@ -58,10 +60,9 @@ func execute(ctx context.Context, src Source, sink Sink, st load.State, p runPla
 		l := loader{sink: sink, st: st, plan: p, run: run, base: base, src: src, opts: o}
 		return l.consume(ctx, batches)
 	}))
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	return readErr
+	// Both, when the commit of what was read fails (or is cancelled) too:
+	// the commit's error alone hid why the read stopped.
+	return errors.Join(readErr, g.Wait())
 }
 
 // read sends every page of the plan's slices, in order, to pages.

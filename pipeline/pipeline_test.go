@@ -384,3 +384,39 @@ func TestRun_RejectsEndBatchesToo(t *testing.T) {
 		})
 	}
 }
+
+// failAfterPages serves the pages of src, then fails with err where the
+// next page would be.
+type failAfterPages struct {
+	*fakeSource
+	pages int
+	err   error
+}
+
+func (s *failAfterPages) Pages(ctx context.Context, w extract.Window, after string, fn func(extract.Page) error) error {
+	n := 0
+	err := s.fakeSource.Pages(ctx, w, after, func(p extract.Page) error {
+		if n == s.pages {
+			return s.err
+		}
+		n++
+		return fn(p)
+	})
+	return err
+}
+
+// TestRun_FailedReadAndFailedCommitSayBoth: a page that fails to be read
+// (the key revoked) while the pages read before it then fail to commit (the
+// disk full) fails the run with both errors: it said only "disk full", and
+// the run after a freed disk was the first to say the key was revoked.
+func TestRun_FailedReadAndFailedCommitSayBoth(t *testing.T) {
+	src := &failAfterPages{fakeSource: &fakeSource{convs: convsEvery(50, time.Minute), size: 10}, pages: 2, err: errors.New("401 key revoked")}
+	o := Options{Start: t0, SliceSize: -1, Now: func() time.Time { return at(200) }}
+	run, err := Run(context.Background(), src, failOnRows{newFakeSink()}, o)
+	if err == nil || !strings.Contains(err.Error(), "401 key revoked") || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("err = %v, want the failed read and the failed commit", err)
+	}
+	if !strings.Contains(run.Error, "401 key revoked") {
+		t.Errorf("ledger error %q, want the failed read in it", run.Error)
+	}
+}
