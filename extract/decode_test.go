@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strings"
@@ -354,6 +355,9 @@ func TestNextLink(t *testing.T) {
 	}
 }
 
+// longestWait is the longest Retry-After a Duration holds, in whole seconds.
+const longestWait = math.MaxInt64 / time.Second * time.Second
+
 func TestRetryAfter(t *testing.T) {
 	now := time.Date(2025, 3, 5, 10, 0, 0, 0, time.UTC)
 	tests := map[string]struct {
@@ -366,6 +370,11 @@ func TestRetryAfter(t *testing.T) {
 		"PastDate":    {now.Add(-time.Minute).Format(http1123), 0},
 		"Unreadable":  {"soon", 0},
 		"NegativeSec": {"-3", 0},
+		// Past what a Duration holds, or an int: the longest wait, not none
+		// (none is retried at once, on the ordinary backoff).
+		"PastADuration": {"9223372037", longestWait},
+		"PastAnInt":     {"99999999999999999999", longestWait},
+		"PastAnIntNeg":  {"-99999999999999999999", 0},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {

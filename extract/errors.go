@@ -94,7 +94,9 @@ func retryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(v); err == nil {
+	// Past what an int holds, Atoi says so and gives the largest (or the
+	// smallest) int: the wait is as long as one past what a Duration holds.
+	if s, err := strconv.Atoi(v); err == nil || errors.Is(err, strconv.ErrRange) {
 		if s <= 0 {
 			return 0
 		}
