@@ -170,8 +170,9 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, er
 	base := src.Stats()
 	if rerr := record(ctx, sink, run); rerr != nil {
 		// The run ends here, unrecorded: what it returns (the summary line,
-		// the metrics) is all that says it failed, and why.
-		err := fmt.Errorf("record run start: %w", rerr)
+		// the metrics) is all that says it failed, and why (the plan's
+		// error too, if it had one).
+		err := errors.Join(err, fmt.Errorf("record run start: %w", rerr))
 		finish(&run, src.Stats(), base, time.Now(), err, ctx.Err() != nil)
 		return run, err
 	}

@@ -420,3 +420,20 @@ func TestRun_FailedReadAndFailedCommitSayBoth(t *testing.T) {
 		t.Errorf("ledger error %q, want the failed read in it", run.Error)
 	}
 }
+
+// TestRun_FailedStartRecordKeepsThePlansError: a run whose window cannot be
+// planned (a clock behind the watermark) and whose start cannot be recorded
+// says both: the start's error alone hid what the user must fix once the
+// disk has room again.
+func TestRun_FailedStartRecordKeepsThePlansError(t *testing.T) {
+	sink := newFakeSink()
+	sink.st.Watermark = at(300)
+	o := Options{Start: t0, Lookback: 10 * time.Minute, Now: func() time.Time { return at(100) }}
+	run, err := Run(context.Background(), &fakeSource{size: 10}, failRecord{sink}, o)
+	if err == nil || !strings.Contains(err.Error(), "later than this machine's clock allows") || !strings.Contains(err.Error(), "record run start") {
+		t.Errorf("err = %v, want the plan's error and the failed start record", err)
+	}
+	if !strings.Contains(run.Error, "later than this machine's clock allows") {
+		t.Errorf("run error %q, want the plan's error in it", run.Error)
+	}
+}
