@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/convsync/convsync/extract"
@@ -173,13 +174,13 @@ func Run(ctx context.Context, src Source, sink Sink, opts Options) (load.Run, er
 		// the metrics) is all that says it failed, and why (the plan's
 		// error too, if it had one).
 		err := errors.Join(err, fmt.Errorf("record run start: %w", rerr))
-		finish(&run, src.Stats(), base, time.Now(), err, ctx.Err() != nil)
+		finish(&run, src.Stats(), base, time.Now(), err, cancelCause(ctx))
 		return run, err
 	}
 	if err == nil { // else the run fails without a call, recorded as such
 		err = execute(ctx, src, sink, st, p, &run, base, opts)
 	}
-	finish(&run, src.Stats(), base, time.Now(), err, ctx.Err() != nil)
+	finish(&run, src.Stats(), base, time.Now(), err, cancelCause(ctx))
 	if rerr := record(ctx, sink, run); rerr != nil {
 		err = errors.Join(err, fmt.Errorf("record run end: %w", rerr))
 	}
@@ -213,20 +214,34 @@ func record(ctx context.Context, sink Sink, run load.Run) error {
 }
 
 // finish fills in the end of run: succeeded without err; cancelled if the
-// run's own context was (a signal, a caller's deadline), whatever err
-// says; else failed. A request's timeout is a failure, not a cancellation.
-func finish(run *load.Run, now, base extract.Stats, end time.Time, err error, cancelled bool) {
+// run's own context was (cancelled is then its cause: a signal, a caller's
+// deadline), whatever err says; else failed. A request's timeout is a failure, not a cancellation.
+func finish(run *load.Run, now, base extract.Stats, end time.Time, err error, cancelled error) {
 	applyStats(run, now, base)
 	e := end.UTC()
 	run.End = &e
 	switch {
 	case err == nil:
 		run.Status = "succeeded"
-	case cancelled:
+	case cancelled != nil:
+		// The error says "context canceled"; the cause says by what (the
+		// signal, from main).
 		run.Status, run.Error = "cancelled", err.Error()
+		if c := cancelled.Error(); !strings.Contains(run.Error, c) {
+			run.Error += " (" + c + ")"
+		}
 	default:
 		run.Status, run.Error = "failed", err.Error()
 	}
+}
+
+// cancelCause is what cancelled ctx (context.Cause: main gives the signal),
+// or nil while it is not cancelled.
+func cancelCause(ctx context.Context) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return context.Cause(ctx)
 }
 
 func applyStats(run *load.Run, now, base extract.Stats) {

@@ -283,12 +283,16 @@ func (s *failingSource) Pages(context.Context, extract.Window, string, func(extr
 func TestRun_CancelledRollsBackAndSaysSo(t *testing.T) {
 	src := &fakeSource{convs: convsEvery(100, time.Hour), size: 10}
 	sink := newFakeSink()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	o := Options{Start: t0, BatchSize: 10, Now: func() time.Time { return at(200) },
-		OnCommit: func(Report) { cancel() }}
+		OnCommit: func(Report) { cancel(errors.New("signal terminated")) }}
 	run, err := Run(ctx, src, sink, o)
 	if !errors.Is(err, context.Canceled) || run.Status != "cancelled" {
 		t.Fatalf("err %v, status %s", err, run.Status)
+	}
+	// The ledger says by what, not only "context canceled".
+	if !strings.Contains(run.Error, "context canceled (signal terminated)") {
+		t.Errorf("error %q, want the cause named", run.Error)
 	}
 	if sink.st.Pending == nil || !sink.st.Watermark.IsZero() {
 		t.Errorf("state after cancel = %+v: want progress kept, watermark unmoved", sink.st)
