@@ -226,7 +226,7 @@ func pushMetrics(ctx context.Context, c MetricsConfig, g prometheus.Gatherer) er
 	}
 	user := u.User
 	u.User = nil
-	p := push.New(u.String(), c.Job).Gatherer(g).Client(&http.Client{Timeout: 10 * time.Second})
+	p := push.New(u.String(), c.Job).Gatherer(g).Client(&http.Client{Timeout: 10 * time.Second, CheckRedirect: refuseRedirect})
 	if user != nil {
 		pw, _ := user.Password()
 		p = p.BasicAuth(user.Username(), pw)
@@ -237,4 +237,12 @@ func pushMetrics(ctx context.Context, c MetricsConfig, g prometheus.Gatherer) er
 		return fmt.Errorf("push metrics to %s: %w", u.Redacted(), err)
 	}
 	return nil
+}
+
+// refuseRedirect fails a push that is redirected, naming the target.
+// Followed, a 301 or 302 turns the POST into a GET, which a 200 answers
+// though nothing was pushed, and the basic auth goes along to any port of
+// the same host.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	return fmt.Errorf("redirected to %s: set metrics.pushgateway to the Pushgateway itself", req.URL.Redacted())
 }
