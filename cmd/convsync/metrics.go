@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/push"
 	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/convsync/convsync/load"
 )
@@ -160,6 +161,7 @@ func (m *metrics) observePanic() {
 func (m *metrics) export(ctx context.Context, c MetricsConfig) error {
 	var errs []error
 	if c.Textfile != "" {
+		m.keepLastSuccess(c.Textfile)
 		if err := writeTextfile(c.Textfile, m.reg); err != nil {
 			errs = append(errs, err)
 		}
@@ -170,6 +172,39 @@ func (m *metrics) export(ctx context.Context, c MetricsConfig) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// keepLastSuccess takes the last success from the textfile at path when
+// the run did not learn it (its warehouse could not be opened). The file is
+// rewritten whole: without this the metric vanished, and an alert on its
+// age with it, just when runs stopped succeeding. (A Pushgateway keeps it:
+// a POST replaces only the metrics it carries.)
+func (m *metrics) keepLastSuccess(path string) {
+	if m.knowsLastSuccess() {
+		return
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return // no file yet, or none readable: nothing to keep
+	}
+	defer f.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(f)
+	if err != nil {
+		return
+	}
+	mf := mfs["convsync_last_success_timestamp_seconds"]
+	if mf == nil || len(mf.GetMetric()) != 1 || mf.GetMetric()[0].GetGauge() == nil {
+		return
+	}
+	m.lastSuccess.WithLabelValues().Set(mf.GetMetric()[0].GetGauge().GetValue())
+}
+
+// knowsLastSuccess says whether the last success has a value.
+func (m *metrics) knowsLastSuccess() bool {
+	ch := make(chan prometheus.Metric, 1) // the vector has one child at most
+	m.lastSuccess.Collect(ch)
+	return len(ch) > 0
 }
 
 // writeTextfile writes the gathered metrics to path atomically (temp file,

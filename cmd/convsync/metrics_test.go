@@ -4,9 +4,13 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/convsync/convsync/load"
 )
 
 // TestPush_RefusesRedirects: a Pushgateway URL that redirects fails the
@@ -31,4 +35,62 @@ func TestPush_RefusesRedirects(t *testing.T) {
 	if n := reached.Load(); n != 0 {
 		t.Errorf("the redirect's target got %d requests, want none", n)
 	}
+}
+
+// TestSync_TextfileKeepsLastSuccessWhenRunDidNotStart: a sync that did not
+// start (its warehouse unopenable, its cursor unreadable) rewrites the
+// textfile as a failed run and keeps the last success the file had. The
+// file is rewritten whole: the metric vanished, and with it an alert on its
+// age, just when runs stopped succeeding.
+func TestSync_TextfileKeepsLastSuccessWhenRunDidNotStart(t *testing.T) {
+	spoil := map[string]func(t *testing.T, path string){
+		"WarehouseUnopenable": func(t *testing.T, path string) {
+			if err := os.Rename(path, path+".bak"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte("not a DuckDB file"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"CursorUnreadable": func(t *testing.T, path string) {
+			d, err := load.OpenDuckDB(context.Background(), path, load.DuckDBOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if _, err := d.DB().Exec(`UPDATE _convsync_state SET state = '{"watermark": 5}'`); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, spoil := range spoil {
+		t.Run(name, func(t *testing.T) {
+			p := newProdEnv(t, 10)
+			cfg := p.config()
+			cfg.Metrics.Textfile = filepath.Join(p.dir, "convsync.prom")
+			path := p.write(t, "c.yaml", cfg)
+			if r := runCmd(context.Background(), p.getenv, "sync", "--config", path); r.code != exitOK {
+				t.Fatalf("sync: %d %s", r.code, r.stderr)
+			}
+			want := readProm(t, cfg.Metrics.Textfile)["convsync_last_success_timestamp_seconds"]
+			spoil(t, cfg.Warehouse.Path)
+			if r := runCmd(context.Background(), p.getenv, "sync", "--config", path); r.code != exitFailure {
+				t.Fatalf("sync: %d, want %d: %s", r.code, exitFailure, r.stderr)
+			}
+			m := readProm(t, cfg.Metrics.Textfile)
+			if got, ok := m["convsync_last_success_timestamp_seconds"]; !ok || got != want || m["convsync_last_run_success"] != 0 {
+				t.Errorf("last success %v (present %v), want %v; last run success %v, want 0", got, ok, want, m["convsync_last_run_success"])
+			}
+		})
+	}
+}
+
+func readProm(t *testing.T, path string) map[string]float64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	return parseProm(t, f)
 }

@@ -163,7 +163,9 @@ func syncRun(ctx context.Context, cfg Config, log *slog.Logger, opts pipeline.Op
 	}
 	run, err := pipeline.Run(ctx, client, wh, opts)
 	if run.ID == "" {
-		return outcome{}, err // its cursor could not be read: it did not start
+		// Its cursor could not be read: it did not start. The ledger may
+		// still say when the last success was.
+		return outcome{lastSuccess: lastSuccess(ctx, wh.DB())}, err
 	}
 	logRun(log, run)
 	out := outcome{run: run, lastSuccess: lastSuccess(ctx, wh.DB())}
