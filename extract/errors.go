@@ -51,9 +51,7 @@ func (e *APIError) Error() string {
 		// It says why a 429 past the retry budget was not waited for.
 		b.WriteString(" (retry after " + e.RetryAfter.String() + ")")
 	}
-	if e.RequestID != "" {
-		b.WriteString(" (request " + e.RequestID + ")")
-	}
+	b.WriteString(requestOf(e.RequestID))
 	return b.String()
 }
 

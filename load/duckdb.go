@@ -91,9 +91,10 @@ var _ interface {
 // that failed on a full disk) is removed and created again. One process may have a file open at a time; DuckDB
 // refuses a second one with a lock error.
 func OpenDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, error) {
+	opts.MemoryLimit = cmp.Or(opts.MemoryLimit, DefaultMemoryLimit)
 	d, err := openDuckDB(ctx, path, opts)
 	if err != nil {
-		return nil, withMemoryHint(fmt.Errorf("open warehouse %s: %w", path, err), cmp.Or(opts.MemoryLimit, DefaultMemoryLimit))
+		return nil, withMemoryHint(fmt.Errorf("open warehouse %s: %w", path, err), opts.MemoryLimit)
 	}
 	return d, nil
 }
@@ -129,9 +130,6 @@ func openDuckDB(ctx context.Context, path string, opts DuckDBOptions) (*DuckDB, 
 	conf := url.Values{}
 	if opts.Threads > 0 {
 		conf.Set("threads", strconv.Itoa(opts.Threads))
-	}
-	if opts.MemoryLimit == "" {
-		opts.MemoryLimit = DefaultMemoryLimit
 	}
 	conf.Set("memory_limit", opts.MemoryLimit)
 	conf.Set("checkpoint_threshold", CheckpointThreshold)

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"github.com/convsync/convsync/load"
 )
 
 // TestPush_RefusesRedirects: a Pushgateway URL that redirects fails the
@@ -43,27 +41,7 @@ func TestPush_RefusesRedirects(t *testing.T) {
 // file is rewritten whole: the metric vanished, and with it an alert on its
 // age, just when runs stopped succeeding.
 func TestSync_TextfileKeepsLastSuccessWhenRunDidNotStart(t *testing.T) {
-	spoil := map[string]func(t *testing.T, path string){
-		"WarehouseUnopenable": func(t *testing.T, path string) {
-			if err := os.Rename(path, path+".bak"); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, []byte("not a DuckDB file"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		},
-		"CursorUnreadable": func(t *testing.T, path string) {
-			d, err := load.OpenDuckDB(context.Background(), path, load.DuckDBOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			if _, err := d.DB().Exec(`UPDATE _convsync_state SET state = '{"watermark": 5}'`); err != nil {
-				t.Fatal(err)
-			}
-		},
-	}
-	for name, spoil := range spoil {
+	for name, spoil := range notStarting {
 		t.Run(name, func(t *testing.T) {
 			p := newProdEnv(t, 10)
 			cfg := p.config()

@@ -508,28 +508,31 @@ func TestWithGrace(t *testing.T) {
 	}
 }
 
+// notStarting spoils the DuckDB warehouse at path, new or synced, so that a
+// sync does not start: it cannot be opened, or its cursor cannot be read.
+var notStarting = map[string]func(t *testing.T, path string){
+	"WarehouseUnopenable": func(t *testing.T, path string) {
+		if err := os.WriteFile(path, []byte("not a DuckDB file"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	},
+	"CursorUnreadable": func(t *testing.T, path string) {
+		d, err := load.OpenDuckDB(context.Background(), path, load.DuckDBOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		if _, err := d.DB().Exec(`DELETE FROM _convsync_state; INSERT INTO _convsync_state VALUES (1, '{"watermark": 5}', now())`); err != nil {
+			t.Fatal(err)
+		}
+	},
+}
+
 // TestSync_RunThatDidNotStartIsLogged: a sync whose warehouse cannot be
 // opened, or whose cursor cannot be read, has no summary line and no ledger
 // row; it logs a JSON line saying so (off a terminal) and exits 1.
 func TestSync_RunThatDidNotStartIsLogged(t *testing.T) {
-	tests := map[string]func(t *testing.T, path string){
-		"NotADuckDBFile": func(t *testing.T, path string) {
-			if err := os.WriteFile(path, []byte("not a DuckDB file"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		},
-		"CursorUnreadable": func(t *testing.T, path string) {
-			d, err := load.OpenDuckDB(context.Background(), path, load.DuckDBOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer d.Close()
-			if _, err := d.DB().Exec(`INSERT INTO _convsync_state VALUES (1, '{"watermark": 5}', now())`); err != nil {
-				t.Fatal(err)
-			}
-		},
-	}
-	for name, spoil := range tests {
+	for name, spoil := range notStarting {
 		t.Run(name, func(t *testing.T) {
 			p := newProdEnv(t, 10)
 			cfg := p.config()
